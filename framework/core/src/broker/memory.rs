@@ -1,0 +1,212 @@
+//! The in-process broker: offsets, bounded history and delivery within one node.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use serde_json::value::RawValue;
+use tidings_protocol::StreamPosition;
+
+use super::{Broker, BrokerError, BrokerSink, Delivery, HistoryPage, Publication};
+use crate::identity::SessionId;
+
+/// How much history [`MemoryBroker`] keeps.
+#[derive(Debug, Clone)]
+pub struct MemoryBrokerConfig {
+    /// Publications kept per topic; older ones are dropped.
+    pub history_size: usize,
+    /// How long a publication stays in history.
+    pub history_ttl: Duration,
+}
+
+impl Default for MemoryBrokerConfig {
+    fn default() -> Self {
+        MemoryBrokerConfig { history_size: 256, history_ttl: Duration::from_secs(600) }
+    }
+}
+
+/// The embedded broker for a single node, and the hub's default.
+///
+/// Each topic's history lives in memory, bounded by count and age; its epoch is random per process, so a client
+/// holding an offset from before a restart is told that it has a gap rather than handed the wrong messages.
+///
+/// ```
+/// use tidings_core::{Hub, MemoryBroker, MemoryBrokerConfig};
+/// let broker = MemoryBroker::new(MemoryBrokerConfig { history_size: 1000, ..Default::default() });
+/// let hub = Hub::builder().broker(broker).build().unwrap();
+/// # drop(hub);
+/// ```
+pub struct MemoryBroker {
+    config: MemoryBrokerConfig,
+    logs: DashMap<Arc<str>, Arc<Mutex<TopicLog>>>,
+    sink: OnceLock<Arc<dyn BrokerSink>>,
+}
+
+struct TopicLog {
+    epoch: Arc<str>,
+    /// Offset of the latest publication; 0 before the first.
+    last_offset: u64,
+    entries: VecDeque<(Instant, Publication)>,
+}
+
+impl TopicLog {
+    fn new() -> Self {
+        let bits: u32 = rand::random();
+        TopicLog { epoch: format!("{bits:08x}").into(), last_offset: 0, entries: VecDeque::new() }
+    }
+
+    fn position(&self) -> StreamPosition {
+        StreamPosition { offset: self.last_offset, epoch: self.epoch.to_string() }
+    }
+
+    fn expire(&mut self, config: &MemoryBrokerConfig, now: Instant) {
+        while self.entries.len() > config.history_size {
+            self.entries.pop_front();
+        }
+        while self.entries.front().is_some_and(|(at, _)| now.duration_since(*at) > config.history_ttl) {
+            self.entries.pop_front();
+        }
+    }
+}
+
+impl MemoryBroker {
+    /// A broker with the given history bounds.
+    pub fn new(config: MemoryBrokerConfig) -> Self {
+        MemoryBroker { config, logs: DashMap::new(), sink: OnceLock::new() }
+    }
+
+    fn log(&self, topic: &str) -> Arc<Mutex<TopicLog>> {
+        if let Some(log) = self.logs.get(topic) {
+            return log.clone();
+        }
+        self.logs.entry(topic.into()).or_insert_with(|| Arc::new(Mutex::new(TopicLog::new()))).clone()
+    }
+
+    fn deliver(&self, delivery: Delivery) {
+        if let Some(sink) = self.sink.get() {
+            sink.deliver(delivery);
+        }
+    }
+}
+
+impl Default for MemoryBroker {
+    fn default() -> Self {
+        MemoryBroker::new(MemoryBrokerConfig::default())
+    }
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    fn attach(&self, sink: Arc<dyn BrokerSink>) {
+        if self.sink.set(sink).is_err() {
+            tracing::warn!("MemoryBroker attached to a second hub; deliveries keep going to the first");
+        }
+    }
+
+    async fn publish(&self, topic: &str, data: Arc<RawValue>) -> Result<StreamPosition, BrokerError> {
+        let log = self.log(topic);
+        let mut log = log.lock();
+        log.last_offset += 1;
+        let position = log.position();
+        let publication = Publication { topic: topic.into(), position: position.clone(), data };
+        if self.config.history_size > 0 {
+            log.entries.push_back((Instant::now(), publication.clone()));
+            log.expire(&self.config, Instant::now());
+        }
+        // Delivered under the topic's lock, so that concurrent publishers cannot deliver out of offset order.
+        self.deliver(Delivery::Publication(publication));
+        Ok(position)
+    }
+
+    async fn broadcast(&self, topic: &str, body: Bytes, exclude: Option<SessionId>) -> Result<(), BrokerError> {
+        self.deliver(Delivery::Event { topic: topic.into(), body, exclude });
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        topic: &str,
+        since: Option<&StreamPosition>,
+        limit: usize,
+    ) -> Result<HistoryPage, BrokerError> {
+        let log = self.log(topic);
+        let mut log = log.lock();
+        log.expire(&self.config, Instant::now());
+        let position = log.position();
+        let (after, gap) = match since {
+            None => (0, false),
+            Some(since) if *since.epoch != *log.epoch => (0, true),
+            Some(since) => {
+                // The oldest offset a complete answer needs is since + 1; history may have dropped it.
+                let oldest_kept = log.entries.front().map_or(log.last_offset + 1, |(_, p)| p.position.offset);
+                (since.offset, since.offset < log.last_offset && since.offset + 1 < oldest_kept)
+            }
+        };
+        let publications =
+            log.entries.iter().map(|(_, p)| p).filter(|p| p.position.offset > after).take(limit).cloned().collect();
+        Ok(HistoryPage { publications, position, gap })
+    }
+
+    async fn subscribe(&self, _topic: &str) -> Result<(), BrokerError> {
+        // One node: every publication is delivered locally anyway.
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, _topic: &str) -> Result<(), BrokerError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(n: u64) -> Arc<RawValue> {
+        serde_json::value::to_raw_value(&n).unwrap().into()
+    }
+
+    fn offsets(page: &HistoryPage) -> Vec<u64> {
+        page.publications.iter().map(|p| p.position.offset).collect()
+    }
+
+    #[actix_rt::test]
+    async fn offsets_history_and_gaps() {
+        let broker = MemoryBroker::new(MemoryBrokerConfig { history_size: 3, ..Default::default() });
+        for n in 1..=5 {
+            assert_eq!(broker.publish("t", raw(n)).await.unwrap().offset, n);
+        }
+        let all = broker.history("t", None, 100).await.unwrap();
+        assert_eq!(offsets(&all), [3, 4, 5]);
+        assert!(!all.gap);
+        let epoch = all.position.epoch.clone();
+
+        let at = |offset| StreamPosition { offset, epoch: epoch.clone() };
+        let recent = broker.history("t", Some(&at(3)), 100).await.unwrap();
+        assert_eq!((offsets(&recent), recent.gap), (vec![4, 5], false));
+        let limited = broker.history("t", Some(&at(2)), 1).await.unwrap();
+        assert_eq!((offsets(&limited), limited.gap), (vec![3], false));
+        let lost = broker.history("t", Some(&at(1)), 100).await.unwrap();
+        assert_eq!((offsets(&lost), lost.gap), (vec![3, 4, 5], true));
+        let current = broker.history("t", Some(&at(5)), 100).await.unwrap();
+        assert_eq!((offsets(&current), current.gap), (vec![], false));
+
+        let other_epoch = StreamPosition { offset: 4, epoch: "nope".into() };
+        let reset = broker.history("t", Some(&other_epoch), 100).await.unwrap();
+        assert_eq!((offsets(&reset), reset.gap), (vec![3, 4, 5], true));
+    }
+
+    #[actix_rt::test]
+    async fn history_expires_by_age() {
+        let config = MemoryBrokerConfig { history_size: 10, history_ttl: Duration::from_millis(30) };
+        let broker = MemoryBroker::new(config);
+        broker.publish("t", raw(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let page = broker.history("t", None, 10).await.unwrap();
+        assert!(page.publications.is_empty());
+        assert_eq!(page.position.offset, 1);
+    }
+}

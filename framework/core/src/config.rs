@@ -1,0 +1,39 @@
+//! Hub-wide limits.
+
+/// Limits that keep one client from costing the server more than its share. Every field has a safe default; see
+/// `docs/protocol.md` for what a client sees when it hits one.
+///
+/// ```
+/// let config = tidings_core::HubConfig { max_message_bytes: 16 * 1024, ..Default::default() };
+/// assert_eq!(config.max_subscriptions, 128);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Largest client message accepted, in bytes. Larger ones close the connection with 1009.
+    pub max_message_bytes: usize,
+    /// Most frames waiting in one session's outbound queue. A session that falls further behind is closed with
+    /// 4000 (slow consumer) and its queue freed.
+    pub outbox_max_frames: usize,
+    /// Most bytes waiting in one session's outbound queue (same policy as `outbox_max_frames`).
+    pub outbox_max_bytes: usize,
+    /// Most topics one session may subscribe to or join at once.
+    pub max_subscriptions: usize,
+    /// Most publications one `history` request returns.
+    pub max_history_page: usize,
+    /// Client frames a session accepts ahead of the one its handler is processing; beyond that the transport stops
+    /// reading from the client until the session catches up.
+    pub inbound_queue: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_message_bytes: 64 * 1024,
+            outbox_max_frames: 4096,
+            outbox_max_bytes: 8 * 1024 * 1024,
+            max_subscriptions: 128,
+            max_history_page: 1000,
+            inbound_queue: 32,
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The hub: the handle applications and transports share.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tidings_protocol::{encode, Member, StreamPosition};
+use tokio::sync::Notify;
+
+use crate::broker::{Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker};
+use crate::close::Close;
+use crate::config::HubConfig;
+use crate::handler::{ErasedHandler, Handler};
+use crate::identity::SessionId;
+use crate::presence::{MemoryPresence, Presence};
+use crate::router::{PatternError, Router};
+use crate::session::SessionRef;
+use crate::subscribers::Subscribers;
+
+/// The center of a Tidings application: topics, rooms, sessions and handlers. Cheap to clone (one `Arc`); every
+/// clone is the same hub.
+///
+/// Build one with [`Hub::builder`], mount it on actix-web with the `tidings` crate, and publish from anywhere:
+///
+/// ```
+/// # async fn example() -> Result<(), tidings_core::PublishError> {
+/// let hub = tidings_core::Hub::builder().build().expect("valid configuration");
+/// let position = hub.publish("ticker:AAPL", &serde_json::json!({ "price": 187.5 })).await?;
+/// assert_eq!(position.offset, 1);
+/// # Ok(()) }
+/// # actix_rt::System::new().block_on(example()).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    config: HubConfig,
+    router: Router,
+    broker: Arc<dyn Broker>,
+    presence: Arc<dyn Presence>,
+    subscribers: Subscribers,
+    sessions: DashMap<SessionId, Arc<SessionRef>>,
+    shutting_down: AtomicBool,
+    session_ended: Notify,
+}
+
+/// Why a publication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The topic name is not valid.
+    #[error("invalid topic: {0}")]
+    BadTopic(#[from] tidings_protocol::topic::TopicError),
+    /// The payload could not be encoded as JSON.
+    #[error("payload could not be encoded as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The broker failed (see [`BrokerError`]).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+impl Hub {
+    /// Starts building a hub.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
+    }
+
+    /// The hub's limits.
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+
+    /// Publishes `data` to every subscriber and member of `topic`, on every node. Returns the publication's
+    /// position. Callable from any thread or task.
+    pub async fn publish<T: Serialize + ?Sized>(&self, topic: &str, data: &T) -> Result<StreamPosition, PublishError> {
+        let raw = serde_json::value::to_raw_value(data)?;
+        self.publish_raw(topic, raw.into()).await
+    }
+
+    /// Publishes an already-encoded JSON payload (no re-encoding: the text is forwarded as it is).
+    pub async fn publish_raw(&self, topic: &str, data: Arc<RawValue>) -> Result<StreamPosition, PublishError> {
+        tidings_protocol::topic::validate(topic)?;
+        Ok(self.inner.broker.publish(topic, data).await?)
+    }
+
+    /// Reads a topic's retained history after `since` (from the oldest kept when `None`).
+    pub async fn history(
+        &self,
+        topic: &str,
+        since: Option<&StreamPosition>,
+        limit: usize,
+    ) -> Result<HistoryPage, BrokerError> {
+        self.inner.broker.history(topic, since, limit).await
+    }
+
+    /// The members of a room, in join order.
+    pub async fn presence_of(&self, room: &str) -> Result<Vec<Member>, BrokerError> {
+        self.inner.presence.list(room).await
+    }
+
+    /// How many sessions this node holds.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// The ids of this node's sessions.
+    pub fn session_ids(&self) -> Vec<SessionId> {
+        self.inner.sessions.iter().map(|s| s.key().clone()).collect()
+    }
+
+    /// How many sessions of this node receive `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.inner.subscribers.count(topic)
+    }
+
+    /// Whether [`Hub::shutdown`] has begun: transports refuse new connections from then on.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Closes every session with 1001 (going away) after the frames already queued for it are sent, refuses new
+    /// ones, and waits up to `timeout` for the transports to finish their close handshakes. Returns how many
+    /// sessions were still open when it gave up waiting.
+    pub async fn shutdown(&self, timeout: Duration) -> usize {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        for session in self.inner.sessions.iter() {
+            session.outbox.close(Close::going_away());
+        }
+        let all_ended = async {
+            loop {
+                // Registered before the check, so that a session ending in between still wakes us.
+                let ended = self.inner.session_ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if self.inner.sessions.is_empty() {
+                    break;
+                }
+                ended.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, all_ended).await;
+        let left = self.inner.sessions.len();
+        tracing::info!(sessions_left = left, "hub shut down");
+        left
+    }
+
+    /// Waits until the session `id` has ended and left all its topics.
+    #[cfg(any(test, feature = "testkit"))]
+    pub(crate) async fn session_ended(&self, id: &SessionId) {
+        loop {
+            let ended = self.inner.session_ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !self.inner.sessions.contains_key(id) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedHandler>> {
+        self.inner.router.route(topic).cloned()
+    }
+
+    pub(crate) fn broker(&self) -> &dyn Broker {
+        &*self.inner.broker
+    }
+
+    pub(crate) fn presence(&self) -> &dyn Presence {
+        &*self.inner.presence
+    }
+
+    pub(crate) fn register(&self, session: &Arc<SessionRef>) {
+        self.inner.sessions.insert(session.id.clone(), session.clone());
+        // A shutdown that began while this session was being created must still close it.
+        if self.is_shutting_down() {
+            session.outbox.close(Close::going_away());
+        }
+    }
+
+    pub(crate) fn unregister(&self, session: &SessionId) {
+        self.inner.sessions.remove(session);
+        self.inner.session_ended.notify_waiters();
+    }
+
+    /// Makes `session` a local subscriber of `topic`, asking the broker for the topic if it is new on this node.
+    pub(crate) async fn attach(&self, topic: &str, session: &Arc<SessionRef>) -> Result<(), BrokerError> {
+        if self.inner.subscribers.add(topic, session) {
+            if let Err(e) = self.inner.broker.subscribe(topic).await {
+                self.inner.subscribers.remove(topic, &session.id);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn detach(&self, topic: &str, session: &SessionId) {
+        if self.inner.subscribers.remove(topic, session) {
+            if let Err(e) = self.inner.broker.unsubscribe(topic).await {
+                tracing::warn!(topic, error = %e, "broker unsubscribe failed");
+            }
+        }
+    }
+}
+
+/// Delivers what the broker hands over to this node's subscribers. Holds the hub weakly: the broker is owned by
+/// the hub, and a strong reference back would keep both alive forever.
+struct HubSink(Weak<HubInner>);
+
+impl BrokerSink for HubSink {
+    fn deliver(&self, delivery: Delivery) {
+        let Some(hub) = self.0.upgrade() else { return };
+        match delivery {
+            Delivery::Publication(p) => {
+                hub.subscribers.deliver(&p.topic, None, || encode::publication_body(&p.topic, &p.position, &p.data));
+            }
+            Delivery::Event { topic, body, exclude } => {
+                hub.subscribers.deliver(&topic, exclude.as_ref(), || body);
+            }
+        }
+    }
+}
+
+/// Builds a [`Hub`].
+///
+/// ```
+/// use tidings_core::{async_trait, Handler, Hub, HubConfig};
+///
+/// struct Ticker;
+/// #[async_trait]
+/// impl Handler for Ticker {
+///     type Join = ();
+///     type Message = ();
+///     type Reply = ();
+/// }
+///
+/// let hub = Hub::builder()
+///     .handler("ticker:*", Ticker)
+///     .config(HubConfig { max_subscriptions: 500, ..Default::default() })
+///     .build()
+///     .unwrap();
+/// # drop(hub);
+/// ```
+#[derive(Default)]
+pub struct HubBuilder {
+    config: HubConfig,
+    handlers: Vec<(String, Arc<dyn ErasedHandler>)>,
+    broker: Option<Arc<dyn Broker>>,
+    presence: Option<Arc<dyn Presence>>,
+}
+
+impl HubBuilder {
+    /// Registers the handler for topics matching `pattern`: a topic name, or a prefix ending in `*` (`chat:*`).
+    /// Only topics with a handler can be subscribed to, joined, messaged or published to by clients.
+    pub fn handler(mut self, pattern: impl Into<String>, handler: impl Handler) -> Self {
+        self.handlers.push((pattern.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Sets the limits.
+    pub fn config(mut self, config: HubConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses `broker` instead of the default [`MemoryBroker`].
+    pub fn broker(mut self, broker: impl Broker) -> Self {
+        self.broker = Some(Arc::new(broker));
+        self
+    }
+
+    /// Uses `presence` instead of the default [`MemoryPresence`].
+    pub fn presence(mut self, presence: impl Presence) -> Self {
+        self.presence = Some(Arc::new(presence));
+        self
+    }
+
+    /// Builds the hub. Fails when a pattern is invalid or registered twice.
+    pub fn build(self) -> Result<Hub, PatternError> {
+        let mut router = Router::default();
+        for (pattern, handler) in self.handlers {
+            router.add(&pattern, handler)?;
+        }
+        let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::default()));
+        let inner = Arc::new(HubInner {
+            config: self.config,
+            router,
+            broker: broker.clone(),
+            presence: self.presence.unwrap_or_else(|| Arc::new(MemoryPresence::default())),
+            subscribers: Subscribers::default(),
+            sessions: DashMap::new(),
+            shutting_down: AtomicBool::new(false),
+            session_ended: Notify::new(),
+        });
+        broker.attach(Arc::new(HubSink(Arc::downgrade(&inner))));
+        Ok(Hub { inner })
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("sessions", &self.session_count()).finish_non_exhaustive()
+    }
+}

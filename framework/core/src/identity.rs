@@ -1,0 +1,78 @@
+//! Who a session is.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// The identity of a session's client, as established when it connected.
+///
+/// ```
+/// use tidings_core::Identity;
+/// let ann = Identity::user("ann");
+/// assert_eq!(ann.user.as_deref(), Some("ann"));
+/// assert!(Identity::anonymous().user.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    /// The authenticated user id; `None` for an anonymous client.
+    pub user: Option<String>,
+    /// Claims about the user (from a token, say), for handlers to authorise with.
+    pub claims: Value,
+}
+
+impl Identity {
+    /// An anonymous client.
+    pub fn anonymous() -> Self {
+        Identity::default()
+    }
+
+    /// A client known as `user`, without further claims.
+    pub fn user(user: impl Into<String>) -> Self {
+        Identity { user: Some(user.into()), claims: Value::Null }
+    }
+}
+
+/// A session id: 128 bits from a cryptographically secure generator (seeded by the OS), as 32 hex digits, so that it
+/// cannot be guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(Arc<str>);
+
+impl SessionId {
+    /// A new random id.
+    pub fn random() -> Self {
+        let bits: u128 = rand::random();
+        SessionId(format!("{bits:032x}").into())
+    }
+
+    /// An id as a client reported it.
+    #[cfg(any(test, feature = "testkit"))]
+    pub(crate) fn from_wire(id: String) -> Self {
+        SessionId(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_32_hex_digits_and_distinct() {
+        let a = SessionId::random();
+        let b = SessionId::random();
+        assert_eq!(a.as_str().len(), 32);
+        assert!(a.as_str().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

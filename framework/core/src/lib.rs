@@ -1,0 +1,63 @@
+//! The core of Tidings, a real-time pub/sub framework for actix-web.
+//!
+//! Most applications import the `tidings` facade crate, which re-exports this one and mounts the transports. This
+//! crate holds everything that does not depend on a transport, an authentication scheme or a broker:
+//!
+//! | piece | what it is |
+//! |---|---|
+//! | [`Hub`] | topics, rooms, sessions and handlers; built with [`Hub::builder`], cloned cheaply |
+//! | [`Handler`] | application code for a topic pattern: join, subscribe, message, publish, leave, disconnect |
+//! | [`Transport`] | how any transport attaches a client to a session ([`Hub::serve`]) |
+//! | [`Broker`] | offsets, history and cross-node delivery; [`MemoryBroker`] by default |
+//! | [`Presence`] | room members; [`MemoryPresence`] by default |
+//! | `testkit` | (feature `testkit`) an in-process client to test handlers without sockets |
+//!
+//! Each client is a session: an `actix` actor that handles the client's requests in order, with a bounded
+//! outbound queue whose frames carry a sequence number. A publication is encoded once and its bytes shared by
+//! every recipient. See `docs/` in the repository for the protocol and a guide per concept.
+
+pub mod broker;
+mod close;
+mod config;
+mod handler;
+mod hub;
+mod identity;
+mod presence;
+mod router;
+mod session;
+mod subscribers;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+mod transport;
+
+pub use async_trait::async_trait;
+pub use broker::{
+    Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker, MemoryBrokerConfig, Publication,
+};
+pub use close::Close;
+pub use config::HubConfig;
+pub use handler::{Context, Handler, Joined, Payload, Refusal};
+pub use hub::{Hub, HubBuilder, PublishError};
+pub use identity::{Identity, SessionId};
+pub use presence::{MemoryPresence, Presence};
+pub use router::PatternError;
+pub use session::PushError;
+pub use tidings_protocol as protocol;
+pub use tidings_protocol::{CloseCode, EncodedFrame, ErrorCode, Member, StreamPosition};
+pub use transport::{Transport, TransportError};
+
+#[cfg(test)]
+pub(crate) mod testkit_support {
+    use std::sync::Arc;
+
+    use crate::handler::Context;
+    use crate::session::SessionRef;
+    use crate::{Hub, Identity};
+
+    /// A handler context for unit tests that call handlers directly.
+    pub(crate) fn context(topic: &str) -> Context {
+        let hub = Hub::builder().build().unwrap();
+        let me = SessionRef::new(Identity::anonymous(), hub.config());
+        Context::new(hub, topic.into(), me, None::<Arc<serde_json::Value>>)
+    }
+}

@@ -1,0 +1,280 @@
+//! What a session does with each client request.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tidings_protocol::{encode, ClientFrame, ErrorCode, Member, Request, StreamPosition};
+
+use super::SessionRef;
+use crate::broker::BrokerError;
+use crate::handler::{Context, ErasedHandler, Refusal};
+use crate::hub::Hub;
+
+/// A topic the session is in: subscribed, or joined as a member with presence metadata.
+struct Membership {
+    /// `Some` for a room member (its presence metadata), `None` for a plain subscriber.
+    member_meta: Option<Arc<Value>>,
+}
+
+type Outcome = Result<Option<Box<RawValue>>, Refusal>;
+
+/// The state a session's requests read and change. Lives on the session actor's thread; the actor's atomic
+/// request handling guarantees that no two requests touch it at once, so the `RefCell` borrows never collide.
+pub(crate) struct SessionState {
+    pub(crate) hub: Hub,
+    pub(crate) me: Arc<SessionRef>,
+    topics: RefCell<HashMap<Arc<str>, Membership>>,
+}
+
+impl SessionState {
+    pub(crate) fn new(hub: Hub, me: Arc<SessionRef>) -> Self {
+        SessionState { hub, me, topics: RefCell::default() }
+    }
+
+    /// Decodes one client frame, handles it, and answers it: exactly one `reply` or `error` when it has an id.
+    pub(crate) async fn handle_frame(&self, frame: Bytes) {
+        let decoded = ClientFrame::decode(&frame);
+        let checked = match &decoded {
+            Ok(frame) => frame.request().map(|request| (frame.id, request)),
+            Err(e) => Err(e.clone()),
+        };
+        let (id, request) = match checked {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::debug!(code = %e.code, message = %e.message, "refused a client frame");
+                self.answer(e.id, Err(Refusal::new(e.code, e.message)));
+                return;
+            }
+        };
+        let outcome = match AssertUnwindSafe(self.dispatch(request)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!(request = ?request, "a topic handler panicked; answering with `internal`");
+                Err(Refusal::new(ErrorCode::INTERNAL, "the handler failed"))
+            }
+        };
+        if let Err(refusal) = &outcome {
+            tracing::debug!(request = ?request, code = %refusal.code, "request refused");
+        }
+        self.answer(id, outcome);
+    }
+
+    fn answer(&self, id: Option<u64>, outcome: Outcome) {
+        let body = match (id, outcome) {
+            (Some(id), Ok(data)) => encode::reply_body(id, data.as_deref()),
+            (id, Err(refusal)) => encode::error_body(id, &refusal.code, &refusal.message),
+            // A request without an id asked for no answer.
+            (None, Ok(_)) => return,
+        };
+        // A full or closed queue already ends the session; there is no one left to tell.
+        let _ = self.me.push(body);
+    }
+
+    async fn dispatch(&self, request: Request<'_>) -> Outcome {
+        match request {
+            Request::Subscribe { topic } => self.subscribe(topic).await,
+            Request::Unsubscribe { topic } => self.leave(topic, false).await,
+            Request::Join { topic, data } => self.join(topic, data).await,
+            Request::Leave { topic } => self.leave(topic, true).await,
+            Request::Message { topic, data } => self.message(topic, data).await,
+            Request::Publish { topic, data } => self.publish(topic, data).await,
+            Request::History { topic, since, limit } => self.history(topic, since, limit).await,
+        }
+    }
+
+    fn route(&self, topic: &str) -> Result<Arc<dyn ErasedHandler>, Refusal> {
+        self.hub.route(topic).ok_or_else(|| {
+            Refusal::new(ErrorCode::UNKNOWN_TOPIC, format!("no handler is registered for topic {topic:?}"))
+        })
+    }
+
+    fn context(&self, topic: &str) -> Context {
+        let meta = self.topics.borrow().get(topic).and_then(|m| m.member_meta.clone());
+        Context::new(self.hub.clone(), topic.into(), self.me.clone(), meta)
+    }
+
+    fn check_room_for_one_more(&self) -> Result<(), Refusal> {
+        let max = self.hub.config().max_subscriptions;
+        if self.topics.borrow().len() >= max {
+            return Err(Refusal::new(ErrorCode::TOO_MANY_SUBSCRIPTIONS, format!("at most {max} subscriptions")));
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic: &str) -> Outcome {
+        let handler = self.route(topic)?;
+        if self.topics.borrow().contains_key(topic) {
+            return Err(Refusal::new(ErrorCode::ALREADY_SUBSCRIBED, "already subscribed to this topic"));
+        }
+        self.check_room_for_one_more()?;
+        handler.subscribe(&self.context(topic)).await?;
+        self.hub.attach(topic, &self.me).await.map_err(unavailable)?;
+        self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
+        let position = self.position(topic).await?;
+        reply(&Subscribed { position })
+    }
+
+    async fn join(&self, topic: &str, data: Option<&RawValue>) -> Outcome {
+        let handler = self.route(topic)?;
+        let subscribed = match self.topics.borrow().get(topic) {
+            Some(m) if m.member_meta.is_some() => {
+                return Err(Refusal::new(ErrorCode::ALREADY_JOINED, "already a member of this room"))
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if !subscribed {
+            self.check_room_for_one_more()?;
+        }
+        let (handler_reply, meta) = handler.join(&self.context(topic), data).await?;
+        let member = Member { session: self.me.id.to_string(), user: self.me.identity.user.clone(), meta };
+        self.hub.presence().add(topic, member.clone()).await.map_err(unavailable)?;
+        if !subscribed {
+            if let Err(e) = self.hub.attach(topic, &self.me).await {
+                let _ = self.hub.presence().remove(topic, self.me.id.as_str()).await;
+                return Err(unavailable(e));
+            }
+        }
+        self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: Some(Arc::new(member.meta.clone())) });
+        let announcement = encode::presence_body(true, topic, &member);
+        if let Err(e) = self.hub.broker().broadcast(topic, announcement, Some(self.me.id.clone())).await {
+            tracing::warn!(topic, error = %e, "could not announce a join");
+        }
+        let presence = self.hub.presence().list(topic).await.map_err(unavailable)?;
+        let position = self.position(topic).await?;
+        reply(&JoinReply { presence, position, reply: handler_reply.as_deref() })
+    }
+
+    /// `leave` (when `room` is true) or `unsubscribe`.
+    async fn leave(&self, topic: &str, room: bool) -> Outcome {
+        let handler = self.route(topic)?;
+        let joined = match self.topics.borrow().get(topic) {
+            Some(m) => m.member_meta.is_some(),
+            None if room => return Err(Refusal::new(ErrorCode::NOT_JOINED, "not a member of this room")),
+            None => return Err(Refusal::new(ErrorCode::NOT_SUBSCRIBED, "not subscribed to this topic")),
+        };
+        if room && !joined {
+            return Err(Refusal::new(ErrorCode::NOT_JOINED, "subscribed to this topic but not a member of it"));
+        }
+        let ctx = self.context(topic);
+        self.end_membership(topic).await;
+        handler.leave(&ctx).await;
+        Ok(None)
+    }
+
+    async fn message(&self, topic: &str, data: Option<&RawValue>) -> Outcome {
+        let handler = self.route(topic)?;
+        if !self.topics.borrow().contains_key(topic) {
+            return Err(Refusal::new(ErrorCode::NOT_SUBSCRIBED, "join or subscribe to the topic before messaging it"));
+        }
+        handler.message(&self.context(topic), data).await
+    }
+
+    async fn publish(&self, topic: &str, data: &RawValue) -> Outcome {
+        let handler = self.route(topic)?;
+        handler.publish(&self.context(topic), data).await?;
+        let position = self.hub.publish_raw(topic, data.to_owned().into()).await.map_err(Refusal::from)?;
+        reply(&Published { position })
+    }
+
+    async fn history(&self, topic: &str, since: Option<&StreamPosition>, limit: Option<u32>) -> Outcome {
+        let handler = self.route(topic)?;
+        handler.subscribe(&self.context(topic)).await?;
+        let max = self.hub.config().max_history_page;
+        let limit = limit.map_or(max, |l| (l as usize).min(max));
+        let page = self.hub.broker().history(topic, since, limit).await.map_err(unavailable)?;
+        let publications = page
+            .publications
+            .iter()
+            .map(|p| HistoryEntry { offset: p.position.offset, epoch: &p.position.epoch, data: &p.data })
+            .collect();
+        reply(&HistoryReply { publications, position: page.position, gap: page.gap })
+    }
+
+    async fn position(&self, topic: &str) -> Result<StreamPosition, Refusal> {
+        Ok(self.hub.broker().history(topic, None, 0).await.map_err(unavailable)?.position)
+    }
+
+    /// Takes the session out of `topic`: out of presence (announcing it) if a member, out of the subscriber set.
+    async fn end_membership(&self, topic: &str) {
+        let Some(membership) = self.topics.borrow_mut().remove(topic) else { return };
+        self.hub.detach(topic, &self.me.id).await;
+        if membership.member_meta.is_some() {
+            match self.hub.presence().remove(topic, self.me.id.as_str()).await {
+                Ok(Some(member)) => {
+                    let announcement = encode::presence_body(false, topic, &member);
+                    if let Err(e) = self.hub.broker().broadcast(topic, announcement, Some(self.me.id.clone())).await {
+                        tracing::warn!(topic, error = %e, "could not announce a leave");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(topic, error = %e, "could not remove a member from presence"),
+            }
+        }
+    }
+
+    /// The session is over: leave every topic, tell each handler, and unregister from the hub.
+    pub(crate) async fn end(&self) {
+        let topics: Vec<Arc<str>> = self.topics.borrow().keys().cloned().collect();
+        for topic in topics {
+            let ctx = self.context(&topic);
+            self.end_membership(&topic).await;
+            if let Some(handler) = self.hub.route(&topic) {
+                if AssertUnwindSafe(handler.disconnect(&ctx)).catch_unwind().await.is_err() {
+                    tracing::error!(topic = &*topic, "a topic handler panicked in disconnect");
+                }
+            }
+        }
+        self.hub.unregister(&self.me.id);
+        tracing::debug!("session ended");
+    }
+}
+
+fn unavailable(e: BrokerError) -> Refusal {
+    Refusal::new(ErrorCode::UNAVAILABLE, e.to_string())
+}
+
+fn reply(data: &impl Serialize) -> Outcome {
+    serde_json::value::to_raw_value(data)
+        .map(Some)
+        .map_err(|e| Refusal::new(ErrorCode::INTERNAL, format!("reply could not be encoded: {e}")))
+}
+
+#[derive(Serialize)]
+struct Subscribed {
+    position: StreamPosition,
+}
+
+#[derive(Serialize)]
+struct Published {
+    position: StreamPosition,
+}
+
+#[derive(Serialize)]
+struct JoinReply<'a> {
+    presence: Vec<Member>,
+    position: StreamPosition,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct HistoryEntry<'a> {
+    offset: u64,
+    epoch: &'a str,
+    data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct HistoryReply<'a> {
+    publications: Vec<HistoryEntry<'a>>,
+    position: StreamPosition,
+    gap: bool,
+}

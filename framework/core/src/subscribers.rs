@@ -1,0 +1,54 @@
+//! Node-local fan-out: which sessions of this node receive each topic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+
+use crate::identity::SessionId;
+use crate::session::SessionRef;
+
+/// Sessions by topic. Fan-out holds the topic's shard read lock while it pushes into each session's outbox, which
+/// is a short lock and a `Notify` per recipient; it never waits on a session.
+#[derive(Default)]
+pub(crate) struct Subscribers {
+    topics: DashMap<Arc<str>, HashMap<SessionId, Arc<SessionRef>>>,
+}
+
+impl Subscribers {
+    /// Adds a session to a topic; true when it is the topic's first local subscriber.
+    pub(crate) fn add(&self, topic: &str, session: &Arc<SessionRef>) -> bool {
+        let mut sessions = self.topics.entry(topic.into()).or_default();
+        let first = sessions.is_empty();
+        sessions.insert(session.id.clone(), session.clone());
+        first
+    }
+
+    /// Removes a session from a topic; true when the topic has no local subscriber left.
+    pub(crate) fn remove(&self, topic: &str, session: &SessionId) -> bool {
+        if let Some(mut sessions) = self.topics.get_mut(topic) {
+            sessions.remove(session);
+        }
+        self.topics.remove_if(topic, |_, sessions| sessions.is_empty()).is_some()
+    }
+
+    /// Pushes a frame body to every local subscriber of `topic` but `exclude`. The body is built only if there is
+    /// at least one recipient, and once for all of them. Returns how many sessions it was queued for.
+    pub(crate) fn deliver(&self, topic: &str, exclude: Option<&SessionId>, body: impl FnOnce() -> Bytes) -> usize {
+        let Some(sessions) = self.topics.get(topic) else { return 0 };
+        let body = body();
+        let mut delivered = 0;
+        for (id, session) in sessions.iter() {
+            if Some(id) != exclude && session.push(body.clone()).is_ok() {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    /// How many sessions of this node receive `topic`.
+    pub(crate) fn count(&self, topic: &str) -> usize {
+        self.topics.get(topic).map_or(0, |s| s.len())
+    }
+}
