@@ -1,0 +1,141 @@
+//! A multi-room chat on Tidings: the room handler and the web app, as a library so that tests can use them.
+//!
+//! Rooms are topics `chat:<name>`. Joining takes a nickname (unique within the room); members' nicknames are
+//! their presence metadata; messages are broadcast to the room with the sender's nickname.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tidings::{async_trait, Context, ErrorCode, Handler, Hub, Joined, Refusal};
+
+/// Longest nickname, in characters.
+pub const MAX_NICK: usize = 24;
+/// Longest message, in characters.
+pub const MAX_TEXT: usize = 500;
+
+/// The chat room handler, for `chat:*`.
+pub struct ChatRoom;
+
+/// What a client sends to join: its nickname.
+#[derive(Debug, Deserialize)]
+pub struct JoinRequest {
+    /// The nickname.
+    pub nick: String,
+}
+
+/// What a client sends to say something.
+#[derive(Debug, Deserialize)]
+pub struct Say {
+    /// The text.
+    pub text: String,
+}
+
+/// A chat line as members receive it.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Line {
+    /// Who said it.
+    pub nick: String,
+    /// What they said.
+    pub text: String,
+    /// When the server received it, in milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// Presence metadata of a member.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Meta {
+    /// The member's nickname.
+    pub nick: String,
+}
+
+#[async_trait]
+impl Handler for ChatRoom {
+    type Join = JoinRequest;
+    type Message = Say;
+    type Reply = ();
+
+    async fn join(&self, ctx: &Context, request: JoinRequest) -> Result<Joined<()>, Refusal> {
+        let nick = request.nick.trim();
+        if nick.is_empty() || nick.chars().count() > MAX_NICK || nick.chars().any(char::is_control) {
+            return Err(Refusal::bad_payload(format!("a nickname is 1 to {MAX_NICK} printable characters")));
+        }
+        let members = ctx
+            .hub()
+            .presence_of(ctx.topic())
+            .await
+            .map_err(|e| Refusal::new(ErrorCode::UNAVAILABLE, e.to_string()))?;
+        if members.iter().any(|m| m.meta["nick"].as_str() == Some(nick)) {
+            return Err(Refusal::new(ErrorCode::new("nick_taken"), format!("{nick:?} is already in this room")));
+        }
+        Ok(Joined::new().meta(&Meta { nick: nick.to_owned() }))
+    }
+
+    async fn message(&self, ctx: &Context, say: Say) -> Result<Option<()>, Refusal> {
+        let text = say.text.trim();
+        if text.is_empty() || text.chars().count() > MAX_TEXT {
+            return Err(Refusal::bad_payload(format!("a message is 1 to {MAX_TEXT} characters")));
+        }
+        // Only members may speak, and they speak under their own nickname.
+        let nick = ctx
+            .member_meta()
+            .and_then(|meta| meta["nick"].as_str())
+            .ok_or_else(|| Refusal::forbidden("join the room to speak in it"))?
+            .to_owned();
+        let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        ctx.broadcast(&Line { nick, text: text.to_owned(), at }).await?;
+        Ok(None)
+    }
+}
+
+/// The chat's hub.
+pub fn hub() -> Hub {
+    Hub::builder().handler("chat:*", ChatRoom).build().expect("the chat's topic pattern is valid")
+}
+
+/// The page, with the realtime endpoint at `/realtime/ws`.
+pub fn configure(hub: &Hub) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
+    move |cfg| {
+        cfg.service(tidings::scope("/realtime", hub)).route("/", web::get().to(index));
+    }
+}
+
+async fn index() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(include_str!("../static/index.html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tidings::testkit::TestClient;
+
+    #[actix_rt::test]
+    async fn members_speak_under_their_nickname() {
+        let hub = hub();
+        let mut ann = TestClient::connect(&hub).await;
+        let mut bob = TestClient::connect(&hub).await;
+        ann.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap();
+        bob.join("chat:lobby", json!({ "nick": " bob " })).await.unwrap();
+        assert_eq!(ann.expect_member_joined("chat:lobby").await.meta["nick"], "bob");
+
+        bob.message("chat:lobby", json!({ "text": "hi ann" })).await.unwrap();
+        let line: Line = serde_json::from_value(ann.expect_broadcast("chat:lobby").await).unwrap();
+        assert_eq!((line.nick.as_str(), line.text.as_str()), ("bob", "hi ann"));
+    }
+
+    #[actix_rt::test]
+    async fn bad_nicknames_and_messages_are_refused() {
+        let hub = hub();
+        let mut ann = TestClient::connect(&hub).await;
+        let mut eve = TestClient::connect(&hub).await;
+        ann.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap();
+        assert_eq!(eve.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap_err().code, "nick_taken");
+        assert_eq!(eve.join("chat:lobby", json!({ "nick": "" })).await.unwrap_err().code, "bad_payload");
+        assert_eq!(eve.join("chat:lobby", json!({ "nick": "x".repeat(25) })).await.unwrap_err().code, "bad_payload");
+        assert_eq!(ann.message("chat:lobby", json!({ "text": "  " })).await.unwrap_err().code, "bad_payload");
+        // A plain subscriber may listen but not speak.
+        eve.subscribe("chat:lobby").await.unwrap();
+        assert_eq!(eve.message("chat:lobby", json!({ "text": "hi" })).await.unwrap_err().code, "forbidden");
+    }
+}

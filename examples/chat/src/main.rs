@@ -1,0 +1,28 @@
+//! `cargo run -p chat`, then open http://127.0.0.1:8080 (set `CHAT_ADDR` to listen elsewhere).
+
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let hub = chat::hub();
+    let app_hub = hub.clone();
+    let server =
+        HttpServer::new(move || App::new().configure(chat::configure(&app_hub))).disable_signals().bind(&addr)?.run();
+    tracing::info!("chat at http://{addr}");
+
+    // On Ctrl-C, close every WebSocket with 1001 ("going away": clients reconnect) before stopping the server.
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            hub.shutdown(Duration::from_secs(5)).await;
+            handle.stop(true).await;
+        }
+    });
+    server.await
+}

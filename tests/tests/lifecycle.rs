@@ -1,0 +1,74 @@
+//! Connection lifecycle: handshake refusals, idle timeout, graceful shutdown.
+
+use std::time::Duration;
+
+use tidings::websocket::WebSocketConfig;
+use tidings::{Endpoint, HubConfig};
+use tidings_client::{Client, CloseCode};
+use tidings_tests::handlers::demo_hub;
+use tidings_tests::{RawSocket, TestServer};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_handshakes_get_http_errors_before_any_upgrade() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("Sec-WebSocket-Version", "8")], "HTTP/1.1 426"),
+        (&[("Sec-WebSocket-Key", "")], "HTTP/1.1 400"),
+        (&[("Sec-WebSocket-Key", "dG9vIHNob3J0")], "HTTP/1.1 400"),
+        (&[("Upgrade", "")], "HTTP/1.1 400"),
+        (&[("Connection", "keep-alive")], "HTTP/1.1 400"),
+    ];
+    for (headers, expected) in cases {
+        let (head, _) = RawSocket::handshake(server.addr, "/realtime/ws", headers).await;
+        assert!(head.starts_with(expected), "{headers:?}: {head}");
+    }
+    let (head, _) = RawSocket::handshake(server.addr, "/realtime/ws?v=2", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let (head, _) = RawSocket::handshake(server.addr, "/realtime/ws?v=1", &[]).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+}
+
+fn quick_pings(hub: &tidings::Hub) -> actix_web::Scope {
+    let config = WebSocketConfig {
+        ping_interval: Duration::from_millis(100),
+        idle_timeout: Duration::from_millis(350),
+        close_timeout: Duration::from_millis(500),
+    };
+    Endpoint::new().websocket(config).scope("/realtime", hub)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_client_is_closed_with_4001_and_a_responsive_one_is_kept() {
+    let server = TestServer::start_with(demo_hub(HubConfig::default()), quick_pings);
+    // The Rust client answers pings (tungstenite does so on read).
+    let client = Client::connect(&server.ws_url()).await.unwrap();
+    let mut sub = client.subscribe("news:x").await.unwrap();
+    // The raw client never answers.
+    let mut raw = RawSocket::connect(server.addr, "/realtime/ws").await;
+    assert_eq!(raw.expect_close().await, 4001);
+    server.hub.publish("news:x", &1).await.unwrap();
+    assert_eq!(sub.next_publication().await.unwrap().data, 1);
+    assert_eq!(client.closed(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_closes_every_connection_with_1001() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let a = Client::connect(&server.ws_url()).await.unwrap();
+    let b = Client::connect(&server.ws_url()).await.unwrap();
+    let mut sub = a.subscribe("news:x").await.unwrap();
+    let mut raw = RawSocket::connect(server.addr, "/realtime/ws").await;
+    server.hub.publish("news:x", &"before").await.unwrap();
+
+    let hub = server.hub.clone();
+    let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
+    assert_eq!(raw.expect_close().await, 1001);
+    // What was published before the shutdown is delivered before the close.
+    assert_eq!(sub.next_publication().await.unwrap().data, "before");
+    assert!(sub.next().await.is_none());
+    assert_eq!(shutdown.await.unwrap(), 0, "every session ended within the timeout");
+    assert_eq!(a.closed(), Some(Some(CloseCode::GOING_AWAY)));
+    assert_eq!(b.closed(), Some(Some(CloseCode::GOING_AWAY)));
+    // New connections are refused while shut down.
+    assert!(Client::connect(&server.ws_url()).await.is_err());
+}

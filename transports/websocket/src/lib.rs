@@ -1,0 +1,65 @@
+//! The WebSocket transport for Tidings.
+//!
+//! An RFC 6455 implementation of its own, over actix-web's HTTP upgrade, rather than actix-ws: actix-http's frame
+//! parser rejects the RSV1 bit, so it cannot carry permessage-deflate (RFC 7692). This codec handles the strict
+//! opening handshake, masking, fragmentation, control frames, the close handshake with correct codes, UTF-8
+//! validation of text (failing at the first bad fragment), frame and message size limits (1009, checked on the
+//! header before a byte of payload is buffered), and server pings with an idle timeout.
+//!
+//! Mount it through the `tidings` facade (`tidings::scope("/realtime", &hub)`), or on its own:
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use tidings_websocket::WebSocketConfig;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hub = tidings_core::Hub::builder().build().unwrap();
+//! HttpServer::new(move || {
+//!     App::new().service(web::scope("/realtime").service(tidings_websocket::resource(&hub, WebSocketConfig::default())))
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+mod connection;
+pub mod decoder;
+mod endpoint;
+pub mod frame;
+pub mod handshake;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, Resource};
+use tidings_core::Hub;
+
+/// WebSocket settings. The message size limit is the hub's (`HubConfig::max_message_bytes`).
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    /// How often the server pings an otherwise quiet connection.
+    pub ping_interval: Duration,
+    /// A connection from which nothing (no message, no pong) arrives for this long is closed with 4001.
+    pub idle_timeout: Duration,
+    /// How long the server waits for the client's close frame after sending its own.
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The WebSocket endpoint as an actix-web resource at `/ws` (relative to the scope it is mounted in).
+///
+/// Clients connect to `<scope>/ws`, optionally with `?v=1` to name the protocol version.
+pub fn resource(hub: &Hub, config: WebSocketConfig) -> Resource {
+    let endpoint = endpoint::Endpoint { hub: hub.clone(), config: Arc::new(config) };
+    web::resource("/ws").app_data(web::Data::new(endpoint)).route(web::get().to(endpoint::upgrade))
+}
