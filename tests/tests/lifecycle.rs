@@ -72,3 +72,30 @@ async fn shutdown_closes_every_connection_with_1001() {
     // New connections are refused while shut down.
     assert!(Client::connect(&server.ws_url()).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_closed_and_freed() {
+    let config = HubConfig { write_timeout: Duration::from_millis(300), ..Default::default() };
+    let server = TestServer::start(demo_hub(config));
+    let bystander = Client::connect(&server.ws_url()).await.unwrap();
+    let mut sub = bystander.subscribe("news:flood").await.unwrap();
+    // The raw client subscribes, then never reads again.
+    let mut raw = RawSocket::connect(server.addr, "/realtime/ws").await;
+    raw.send_text(r#"{"type":"subscribe","topic":"news:flood"}"#).await;
+    while server.hub.subscriber_count("news:flood") < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // 64 KiB a publication: socket buffers fill within a few hundred, and then its queue.
+    let payload = "x".repeat(60 * 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut published = 0;
+    while server.hub.session_count() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled session was never freed");
+        server.hub.publish("news:flood", &payload).await.unwrap();
+        published += 1;
+        // The bystander reads as it goes, and misses nothing.
+        assert_eq!(sub.next_publication().await.unwrap().offset, published);
+    }
+    assert_eq!(server.hub.subscriber_count("news:flood"), 1);
+    drop(raw);
+}

@@ -5,6 +5,7 @@ use tidings::HubConfig;
 use tidings_client::{Client, Event};
 use tidings_tests::handlers::demo_hub;
 use tidings_tests::{RawSocket, TestServer};
+use tokio::time::Duration;
 
 fn server() -> TestServer {
     TestServer::start(demo_hub(HubConfig::default()))
@@ -152,4 +153,21 @@ async fn history_after_an_offset() {
     let (_, gap) = client.history("news:h", Some(&since), None).await.unwrap();
     assert!(gap, "an offset from another epoch is a gap, never silently reused");
     assert_eq!(client.history("secret:x", None, None).await.unwrap_err().code(), Some("forbidden"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_the_client_cannot_decode_fails_its_request_instead_of_hanging() {
+    let server = server();
+    // Valid JSON that serde_json's Value refuses: a number beyond f64.
+    let mut raw = RawSocket::connect(server.addr, "/realtime/ws").await;
+    assert_eq!(raw.next_json().await["type"], "welcome");
+    raw.send_text(r#"{"type":"publish","id":1,"topic":"open:odd","data":{"x":1e400}}"#).await;
+    assert_eq!(raw.next_json().await["type"], "reply");
+
+    let options = tidings_client::ClientOptions { request_timeout: Duration::from_secs(30), ..Default::default() };
+    let client = Client::connect_with(&server.ws_url(), options).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = client.history("open:odd", None, None).await.unwrap_err();
+    assert!(matches!(err, tidings_client::Error::Decode(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered, not timed out");
 }

@@ -24,11 +24,13 @@ use crate::subscription::{Event, Publication, Room, Subscription};
 pub struct ClientOptions {
     /// How long a request waits for its reply.
     pub request_timeout: Duration,
+    /// How long connecting (TCP, WebSocket handshake and `welcome`) may take.
+    pub connect_timeout: Duration,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { request_timeout: Duration::from_secs(10) }
+        ClientOptions { request_timeout: Duration::from_secs(10), connect_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -65,20 +67,15 @@ impl Client {
 
     /// Connects with non-default options.
     pub async fn connect_with(url: &str, options: ClientOptions) -> Result<Client, Error> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| Error::Connect(e.to_string()))?;
-        let (mut sink, mut stream) = ws.split();
-        let session = loop {
-            match stream.next().await {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
-                    Ok(ServerFrame::Welcome { session, .. }) => break session,
-                    _ => return Err(Error::Connect(format!("expected a welcome frame, got {text}"))),
-                },
-                Some(Ok(Message::Close(frame))) => return Err(Error::Closed(frame.map(|f| CloseCode(f.code.into())))),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(Error::Connect(e.to_string())),
-                None => return Err(Error::Closed(None)),
-            }
+        let opening = async {
+            let (ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| Error::Connect(e.to_string()))?;
+            let (sink, mut stream) = ws.split();
+            let session = welcome(&mut stream).await?;
+            Ok::<_, Error>((sink, stream, session))
         };
+        let (mut sink, mut stream, session) = tokio::time::timeout(options.connect_timeout, opening)
+            .await
+            .map_err(|_| Error::Connect(format!("no welcome within {:?}", options.connect_timeout)))??;
         let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
         let shared = Arc::new(Shared {
             session,
@@ -145,15 +142,15 @@ impl Client {
     pub async fn join<P: Serialize + ?Sized>(&self, room: &str, params: &P) -> Result<Room, Error> {
         let events = self.shared.listen(room)?;
         let reply = self.shared.request("join", room, Some(params)).await;
-        let reply = match reply {
-            Ok(reply) => reply,
+        let position = self.shared.position(room, reply.clone())?;
+        let reply = reply.expect("position() fails on an error reply");
+        let presence = match serde_json::from_value(reply["presence"].clone()) {
+            Ok(presence) => presence,
             Err(e) => {
-                self.shared.forget(room);
-                return Err(e);
+                self.shared.abandon(room);
+                return Err(Error::Decode(e.to_string()));
             }
         };
-        let position = self.shared.position(room, Ok(reply.clone()))?;
-        let presence = serde_json::from_value(reply["presence"].clone()).map_err(|e| Error::Decode(e.to_string()))?;
         let subscription = Subscription::new(self.clone(), room.to_owned(), position, events);
         Ok(Room::new(subscription, presence, reply.get("reply").cloned().unwrap_or(Value::Null)))
     }
@@ -248,11 +245,22 @@ impl Shared {
         self.lock().topics.remove(topic);
     }
 
+    /// Gives up on a topic whose subscribe or join went wrong after the server may have done it: stop listening,
+    /// and tell the server to undo it (a no-op there if it never happened).
+    fn abandon(&self, topic: &str) {
+        self.forget(topic);
+        self.notify("unsubscribe", topic);
+    }
+
+    /// The position in a subscribe or join reply. On failure the topic is abandoned: a refusal changed nothing on
+    /// the server, but a timed-out or undecodable answer may have.
     fn position(&self, topic: &str, reply: Answer) -> Result<StreamPosition, Error> {
         let decoded =
             reply.and_then(|r| serde_json::from_value(r["position"].clone()).map_err(|e| Error::Decode(e.to_string())));
-        if decoded.is_err() {
-            self.forget(topic);
+        match &decoded {
+            Err(Error::Refused { .. }) => self.forget(topic),
+            Err(_) => self.abandon(topic),
+            Ok(_) => {}
         }
         decoded
     }
@@ -308,7 +316,12 @@ impl Shared {
         let frame: ServerFrame = match serde_json::from_slice(text) {
             Ok(frame) => frame,
             Err(e) => {
-                tracing::warn!(error = %e, "ignoring a frame this client does not understand");
+                // A reply this client cannot read (say, a number beyond f64 in someone's payload) still answers
+                // its request, so that the caller gets an error rather than a timeout.
+                match recover_id(text) {
+                    Some(id) => self.answer(id, Err(Error::Decode(e.to_string()))),
+                    None => tracing::warn!(error = %e, "dropping a frame this client cannot decode"),
+                }
                 return;
             }
         };
@@ -350,4 +363,37 @@ impl Shared {
         }
         state.topics.clear();
     }
+}
+
+/// Reads frames until `welcome`, returning the session id.
+async fn welcome<S>(stream: &mut S) -> Result<String, Error>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return match serde_json::from_str(&text) {
+                    Ok(ServerFrame::Welcome { session, .. }) => Ok(session),
+                    _ => Err(Error::Connect(format!("expected a welcome frame, got {text}"))),
+                };
+            }
+            Some(Ok(Message::Close(frame))) => return Err(Error::Closed(frame.map(|f| CloseCode(f.code.into())))),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(Error::Connect(e.to_string())),
+            None => return Err(Error::Closed(None)),
+        }
+    }
+}
+
+/// The `id` of a reply or error frame whose other fields did not decode.
+fn recover_id(text: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<u64>,
+    }
+    let answer: Answer = serde_json::from_slice(text).ok()?;
+    matches!(answer.kind.as_str(), "reply" | "error").then_some(answer.id).flatten()
 }

@@ -21,8 +21,11 @@ pub struct HubConfig {
     /// Most publications one `history` request returns.
     pub max_history_page: usize,
     /// Client frames a session accepts ahead of the one its handler is processing; beyond that the transport stops
-    /// reading from the client until the session catches up.
+    /// reading from the client until the session catches up (while still sending to it).
     pub inbound_queue: usize,
+    /// How long a write to a client may wait for the connection to take it. A client that accepts nothing for this
+    /// long is closed with 4000 (slow consumer) and its session freed.
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for HubConfig {
@@ -34,6 +37,7 @@ impl Default for HubConfig {
             max_subscriptions: 128,
             max_history_page: 1000,
             inbound_queue: 32,
+            write_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! How a transport attaches a client to a session: the [`Transport`] trait and the loop that drives it.
 
+use std::pin::Pin;
+use std::time::Duration;
+
 use actix::Actor;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -54,7 +57,8 @@ pub trait Transport: 'static {
     fn name(&self) -> &'static str;
 
     /// Writes frames to the client, in order, each as one JSON text message. Returns once they are handed to the
-    /// connection (so that a slow client slows the loop, and its queue, rather than buffering without bound).
+    /// connection (so that a slow client slows the loop, and its queue, rather than buffering without bound). A
+    /// send that takes longer than `HubConfig::write_timeout` is abandoned and the client closed with 4000.
     async fn send(&mut self, frames: &[EncodedFrame]) -> Result<(), TransportError>;
 
     /// Waits for the next frame from the client: `Ok(Some(text))`, or `Ok(None)` when the client closed the
@@ -114,57 +118,75 @@ async fn pump<T: Transport>(
     transport: &mut T,
 ) -> Option<Close> {
     tracing::info!("connection opened");
-    if let Err(e) = transport.send(&[encode::welcome(me.id.as_str(), tidings_protocol::VERSION)]).await {
+    let write_timeout = hub.config().write_timeout;
+    let welcome = [encode::welcome(me.id.as_str(), tidings_protocol::VERSION)];
+    if let Err(e) = write(transport, &welcome, write_timeout).await {
         tracing::debug!(error = %e, "lost before welcome");
-        return None;
+        return end_after(e, transport, write_timeout).await;
     }
     let max_message = hub.config().max_message_bytes;
     let mut batch = Vec::with_capacity(SEND_BATCH);
+    // A client frame waiting for room in the session's mailbox. While one waits, the loop reads nothing more from
+    // the client (backpressure) but goes on sending to it.
+    let mut waiting: Option<Pin<Box<actix::dev::Request<Session, Inbound>>>> = None;
     loop {
         tokio::select! {
             close = me.outbox.next(&mut batch, SEND_BATCH) => {
                 if let Some(close) = close {
-                    transport.close(close.clone()).await;
-                    return Some(close);
+                    return Some(close_within(transport, close, write_timeout).await);
                 }
-                if let Err(e) = transport.send(&batch).await {
+                if let Err(e) = write(transport, &batch, write_timeout).await {
                     tracing::debug!(error = %e, "send failed");
-                    return end_after(e, transport).await;
+                    return end_after(e, transport, write_timeout).await;
                 }
                 batch.clear();
             }
-            inbound = transport.recv() => match inbound {
+            _ = async { waiting.as_mut().expect("guarded by is_some").await }, if waiting.is_some() => waiting = None,
+            inbound = transport.recv(), if waiting.is_none() => match inbound {
                 Ok(Some(frame)) if frame.len() > max_message => {
                     let close = Close::new(CloseCode::MESSAGE_TOO_BIG, format!("messages are limited to {max_message} bytes"));
                     tracing::info!(size = frame.len(), "client message over the size limit");
-                    transport.close(close.clone()).await;
-                    return Some(close);
+                    return Some(close_within(transport, close, write_timeout).await);
                 }
-                Ok(Some(frame)) => forward(actor, frame).await,
+                Ok(Some(frame)) => match actor.try_send(Inbound(frame)) {
+                    Ok(()) => {}
+                    Err(actix::dev::SendError::Full(frame)) => waiting = Some(Box::pin(actor.send(frame))),
+                    Err(actix::dev::SendError::Closed(_)) => return None,
+                },
                 Ok(None) => return None,
                 Err(e) => {
                     tracing::info!(error = %e, "transport ended the connection");
-                    return end_after(e, transport).await;
+                    return end_after(e, transport, write_timeout).await;
                 }
             },
         }
     }
 }
 
-/// Hands a client frame to the session actor without waiting for it to be handled, unless the actor's mailbox is
-/// full: then this waits, which stops reading from the client (backpressure) until the session catches up.
-async fn forward(actor: &actix::Addr<Session>, frame: Bytes) {
-    if let Err(actix::dev::SendError::Full(msg)) = actor.try_send(Inbound(frame)) {
-        let _ = actor.send(msg).await;
+/// Sends frames, giving up on a client that takes nothing for `timeout`.
+async fn write<T: Transport>(
+    transport: &mut T,
+    frames: &[EncodedFrame],
+    timeout: Duration,
+) -> Result<(), TransportError> {
+    match tokio::time::timeout(timeout, transport.send(frames)).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::info!(?timeout, "client accepted nothing within the write timeout");
+            Err(TransportError::Close(Close::new(CloseCode::SLOW_CONSUMER, "the client stopped reading")))
+        }
     }
 }
 
-async fn end_after<T: Transport>(error: TransportError, transport: &mut T) -> Option<Close> {
+async fn end_after<T: Transport>(error: TransportError, transport: &mut T, timeout: Duration) -> Option<Close> {
     match error {
-        TransportError::Close(close) => {
-            transport.close(close.clone()).await;
-            Some(close)
-        }
+        TransportError::Close(close) => Some(close_within(transport, close, timeout).await),
         TransportError::Lost(_) => None,
     }
+}
+
+/// Closes the transport, not waiting longer than `timeout` for it.
+async fn close_within<T: Transport>(transport: &mut T, close: Close, timeout: Duration) -> Close {
+    let _ = tokio::time::timeout(timeout, transport.close(close.clone())).await;
+    close
 }

@@ -371,3 +371,53 @@ async fn shutdown_closes_every_session_with_1001() {
     assert_eq!(a.expect_closed().await.code, CloseCode::GOING_AWAY);
     assert_eq!(b.expect_closed().await.code, CloseCode::GOING_AWAY);
 }
+
+/// Answers after a pause: a handler slower than its client.
+struct Slow;
+
+#[async_trait]
+impl Handler for Slow {
+    type Join = ();
+    type Message = u64;
+    type Reply = u64;
+    async fn message(&self, _ctx: &Context, n: u64) -> Result<Option<u64>, Refusal> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(Some(n))
+    }
+}
+
+#[actix_rt::test]
+async fn a_full_inbound_queue_does_not_stop_deliveries() {
+    // 60 pipelined requests to a 20 ms handler keep the session busy for over a second, with the mailbox (8) full
+    // most of that time. Publications meanwhile must keep flowing, or the 32-frame queue overflows.
+    let config = HubConfig { inbound_queue: 8, outbox_max_frames: 32, ..Default::default() };
+    let hub = Hub::builder().handler("slow", Slow).handler("news:*", News).config(config).build().unwrap();
+    let mut client = TestClient::connect(&hub).await;
+    client.subscribe("slow").await.unwrap();
+    client.subscribe("news:busy").await.unwrap();
+    for id in 0..60u64 {
+        client.send_raw(json!({ "type": "message", "id": 100 + id, "topic": "slow", "data": id }).to_string());
+    }
+    let publisher = hub.clone();
+    let publishing = actix_rt::spawn(async move {
+        for n in 0..100u64 {
+            publisher.publish("news:busy", &n).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    client.set_timeout(Duration::from_secs(5));
+    for n in 0..100u64 {
+        assert_eq!(client.expect_broadcast("news:busy").await, json!(n));
+    }
+    publishing.await.unwrap();
+    let mut replies = 0;
+    while replies < 60 {
+        match client.next_frame().await {
+            ServerFrame::Reply { id, data, .. } => {
+                assert_eq!(data, json!(id - 100));
+                replies += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tidings_core::{Close, CloseCode, EncodedFrame, Transport, TransportError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::decoder::{Decoder, Message};
@@ -23,11 +23,15 @@ pub(crate) struct Connection<S> {
     read_buf: BytesMut,
     decoder: Decoder,
     output: mpsc::Sender<Bytes>,
+    /// Fired to drop the socket without flushing (see `ResponseBody`).
+    abort: Option<oneshot::Sender<()>>,
     ping: Interval,
     last_heard: Instant,
     idle_timeout: Duration,
     close_timeout: Duration,
     close_sent: bool,
+    /// The client's close code, once its close frame arrived (kept so that a cancelled `recv` still answers it).
+    peer_closed: Option<CloseCode>,
 }
 
 impl<S, E> Connection<S>
@@ -35,7 +39,13 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin + 'static,
     E: std::fmt::Display,
 {
-    pub(crate) fn new(input: S, output: mpsc::Sender<Bytes>, config: &WebSocketConfig, max_message: usize) -> Self {
+    pub(crate) fn new(
+        input: S,
+        output: mpsc::Sender<Bytes>,
+        abort: oneshot::Sender<()>,
+        config: &WebSocketConfig,
+        max_message: usize,
+    ) -> Self {
         let mut ping = tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Connection {
@@ -43,11 +53,13 @@ where
             read_buf: BytesMut::with_capacity(4096),
             decoder: Decoder::new(max_message),
             output,
+            abort: Some(abort),
             ping,
             last_heard: Instant::now(),
             idle_timeout: config.idle_timeout,
             close_timeout: config.close_timeout,
             close_sent: false,
+            peer_closed: None,
         }
     }
 
@@ -60,13 +72,28 @@ where
         let _ = self.output.try_send(out.freeze());
     }
 
-    fn send_close(&mut self, code: CloseCode, reason: &str) {
-        if std::mem::replace(&mut self.close_sent, true) {
+    /// Sends the close frame (once), waiting up to the close timeout for room in the output; a client that has not
+    /// made room by then is not reading, and its socket is dropped.
+    async fn send_close(&mut self, code: CloseCode, reason: &str) {
+        if self.close_sent {
             return;
         }
-        let mut payload = code.0.to_be_bytes().to_vec();
-        payload.extend_from_slice(truncate_utf8(reason, MAX_CLOSE_REASON).as_bytes());
-        self.send_control(OpCode::Close, &payload);
+        let mut frame = BytesMut::with_capacity(4 + MAX_CLOSE_REASON);
+        let reason = truncate_utf8(reason, MAX_CLOSE_REASON);
+        write_header(&mut frame, true, 0, OpCode::Close, 2 + reason.len());
+        frame.extend_from_slice(&code.0.to_be_bytes());
+        frame.extend_from_slice(reason.as_bytes());
+        match tokio::time::timeout(self.close_timeout, self.output.send(frame.freeze())).await {
+            Ok(Ok(())) => self.close_sent = true,
+            _ => self.abort(),
+        }
+    }
+
+    fn abort(&mut self) {
+        if let Some(abort) = self.abort.take() {
+            tracing::debug!("dropping the socket without a close handshake");
+            let _ = abort.send(());
+        }
     }
 
     /// Reads more bytes from the client, or sends a ping when it is time, or reports an idle client.
@@ -113,6 +140,11 @@ where
 
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
         loop {
+            if let Some(code) = self.peer_closed {
+                // Echo the client's code, as RFC 6455 section 5.5.1 suggests.
+                self.send_close(code, "").await;
+                return Ok(None);
+            }
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(message)) => {
                     self.last_heard = Instant::now();
@@ -128,10 +160,7 @@ where
                         Message::Pong(_) => {}
                         Message::Close(frame) => {
                             tracing::debug!(code = frame.as_ref().map(|f| f.0), "client closed the connection");
-                            // Echo the client's code, as RFC 6455 section 5.5.1 suggests.
-                            let code = frame.map_or(CloseCode::NORMAL, |(code, _)| CloseCode(code));
-                            self.send_close(code, "");
-                            return Ok(None);
+                            self.peer_closed = Some(frame.map_or(CloseCode::NORMAL, |(code, _)| CloseCode(code)));
                         }
                     }
                 }
@@ -149,9 +178,12 @@ where
     }
 
     async fn close(&mut self, close: Close) {
-        self.send_close(close.code, &close.reason);
+        self.send_close(close.code, &close.reason).await;
+        if !self.close_sent {
+            return;
+        }
         // Wait (briefly) for the client's close frame, so that the client closes the TCP connection first.
-        let _ = tokio::time::timeout(self.close_timeout, async {
+        let answered = tokio::time::timeout(self.close_timeout, async {
             loop {
                 match self.decoder.decode(&mut self.read_buf) {
                     Ok(Some(Message::Close(_))) | Err(_) => return,
@@ -164,6 +196,9 @@ where
             }
         })
         .await;
+        if answered.is_err() {
+            self.abort();
+        }
     }
 }
 

@@ -82,8 +82,12 @@ impl Decoder {
                     return Err(violation(CloseCode::PROTOCOL_ERROR, "control frame payload over 125 bytes"));
                 }
             }
-            // Checked on the header, before any of the payload is buffered.
-            let buffered = self.partial.as_ref().map_or(0, |p| p.data.len()) as u64;
+            // Checked on the header, before any of the payload is buffered. Control frames (125 bytes at most) do
+            // not count towards the message they interrupt.
+            let buffered = match &self.partial {
+                Some(partial) if !header.opcode.is_control() => partial.data.len() as u64,
+                _ => 0,
+            };
             if buffered + header.payload_len > self.max_message as u64 {
                 return Err(violation(CloseCode::MESSAGE_TOO_BIG, "message over the size limit"));
             }
@@ -300,6 +304,11 @@ mod tests {
         let mut fragments = frame(false, 1, &[b'a'; 60]);
         fragments.extend(frame(true, 0, &[b'a'; 60]));
         assert_eq!(decode_all(&fragments, 100).unwrap_err().code.0, 1009);
+        // A ping in the middle of a message that nearly fills the limit is still a ping.
+        let mut near_full = frame(false, 1, &[b'a'; 95]);
+        near_full.extend(frame(true, 9, b"ping-ping-ping"));
+        near_full.extend(frame(true, 0, b"end"));
+        assert_eq!(decode_all(&near_full, 100).unwrap().len(), 2);
         // A header announcing a huge frame is refused without waiting for its payload.
         let mut decoder = Decoder::new(1000);
         let mut header = BytesMut::from(&[0x81u8, 0xFF, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4][..]);

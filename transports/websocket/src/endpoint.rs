@@ -1,15 +1,15 @@
 //! The actix-web side: the upgrade route.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use tidings_core::{Hub, Identity};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::body::ResponseBody;
 use crate::connection::Connection;
 use crate::handshake::accept_key;
 use crate::WebSocketConfig;
@@ -45,19 +45,18 @@ pub(crate) async fn upgrade(req: HttpRequest, payload: web::Payload, endpoint: w
     if endpoint.hub.is_shutting_down() {
         return HttpResponse::ServiceUnavailable().body("server shutting down");
     }
-    let (output, body) = mpsc::channel::<Bytes>(OUTPUT_BUFFER);
-    let connection = Connection::new(payload, output, &endpoint.config, endpoint.hub.config().max_message_bytes);
+    let (output, frames) = mpsc::channel::<Bytes>(OUTPUT_BUFFER);
+    let (abort, aborted) = oneshot::channel();
+    let max_message = endpoint.hub.config().max_message_bytes;
+    let connection = Connection::new(payload, output, abort, &endpoint.config, max_message);
     let hub = endpoint.hub.clone();
     let span = tracing::info_span!("websocket", peer);
     actix_web::rt::spawn(async move { hub.serve(connection, Identity::anonymous()).await }.instrument(span));
 
-    let body = futures_util::stream::unfold(body, |mut body| async move {
-        body.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), body))
-    });
     HttpResponse::SwitchingProtocols()
         .upgrade("websocket")
         .insert_header((header::SEC_WEBSOCKET_ACCEPT, accept))
-        .streaming(body)
+        .streaming(ResponseBody::new(frames, aborted))
 }
 
 /// The `v` query parameter, when present.

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod body;
 mod connection;
 pub mod decoder;
 mod endpoint;

@@ -1,6 +1,7 @@
 //! The in-process broker: offsets, bounded history and delivery within one node.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -31,8 +32,10 @@ impl Default for MemoryBrokerConfig {
 
 /// The embedded broker for a single node, and the hub's default.
 ///
-/// Each topic's history lives in memory, bounded by count and age; its epoch is random per process, so a client
-/// holding an offset from before a restart is told that it has a gap rather than handed the wrong messages.
+/// Each topic's history lives in memory, bounded by count and age. A topic's log is created by its first
+/// publication with a fresh random epoch, and dropped once all its publications have expired (reads never create
+/// one), so memory follows what was published recently, not every topic ever named. A client holding an offset
+/// from a dropped log, or from before a restart, gets `gap: true` rather than the wrong messages.
 ///
 /// ```
 /// use tidings_core::{Hub, MemoryBroker, MemoryBrokerConfig};
@@ -44,6 +47,11 @@ pub struct MemoryBroker {
     config: MemoryBrokerConfig,
     logs: DashMap<Arc<str>, Arc<Mutex<TopicLog>>>,
     sink: OnceLock<Arc<dyn BrokerSink>>,
+    /// The epoch reported for topics without a log; no log ever gets it.
+    empty_epoch: Arc<str>,
+    created: Instant,
+    /// Milliseconds after `created` of the last sweep for expired logs.
+    last_sweep_ms: AtomicU64,
 }
 
 struct TopicLog {
@@ -53,10 +61,14 @@ struct TopicLog {
     entries: VecDeque<(Instant, Publication)>,
 }
 
+fn random_epoch() -> Arc<str> {
+    let bits: u64 = rand::random();
+    format!("{bits:016x}").into()
+}
+
 impl TopicLog {
     fn new() -> Self {
-        let bits: u32 = rand::random();
-        TopicLog { epoch: format!("{bits:08x}").into(), last_offset: 0, entries: VecDeque::new() }
+        TopicLog { epoch: random_epoch(), last_offset: 0, entries: VecDeque::new() }
     }
 
     fn position(&self) -> StreamPosition {
@@ -76,14 +88,42 @@ impl TopicLog {
 impl MemoryBroker {
     /// A broker with the given history bounds.
     pub fn new(config: MemoryBrokerConfig) -> Self {
-        MemoryBroker { config, logs: DashMap::new(), sink: OnceLock::new() }
+        MemoryBroker {
+            config,
+            logs: DashMap::new(),
+            sink: OnceLock::new(),
+            empty_epoch: random_epoch(),
+            created: Instant::now(),
+            last_sweep_ms: AtomicU64::new(0),
+        }
     }
 
-    fn log(&self, topic: &str) -> Arc<Mutex<TopicLog>> {
+    /// The topic's log, created if this is its first publication.
+    fn log_for_publish(&self, topic: &str) -> Arc<Mutex<TopicLog>> {
         if let Some(log) = self.logs.get(topic) {
             return log.clone();
         }
+        self.sweep();
         self.logs.entry(topic.into()).or_insert_with(|| Arc::new(Mutex::new(TopicLog::new()))).clone()
+    }
+
+    /// Drops the logs whose publications have all expired, at most four times per TTL. Run when a new log is
+    /// about to be created, which is when the number of logs can grow.
+    fn sweep(&self) {
+        let now_ms = self.created.elapsed().as_millis() as u64;
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        let period = (self.config.history_ttl.as_millis() as u64 / 4).max(1);
+        if now_ms.saturating_sub(last) < period
+            || self.last_sweep_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        let now = Instant::now();
+        self.logs.retain(|_, log| {
+            let mut log = log.lock();
+            log.expire(&self.config, now);
+            !log.entries.is_empty()
+        });
     }
 
     fn deliver(&self, delivery: Delivery) {
@@ -108,7 +148,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn publish(&self, topic: &str, data: Arc<RawValue>) -> Result<StreamPosition, BrokerError> {
-        let log = self.log(topic);
+        let log = self.log_for_publish(topic);
         let mut log = log.lock();
         log.last_offset += 1;
         let position = log.position();
@@ -133,18 +173,23 @@ impl Broker for MemoryBroker {
         since: Option<&StreamPosition>,
         limit: usize,
     ) -> Result<HistoryPage, BrokerError> {
-        let log = self.log(topic);
+        let Some(log) = self.logs.get(topic).map(|log| log.clone()) else {
+            // Nothing retained. Offset 0 ("seen nothing") in any epoch has missed nothing; a later offset has.
+            let gap = since.is_some_and(|s| s.offset > 0);
+            let position = StreamPosition { offset: 0, epoch: self.empty_epoch.to_string() };
+            return Ok(HistoryPage { publications: Vec::new(), position, gap });
+        };
         let mut log = log.lock();
         log.expire(&self.config, Instant::now());
         let position = log.position();
+        let oldest_kept = log.entries.front().map_or(log.last_offset + 1, |(_, p)| p.position.offset);
         let (after, gap) = match since {
             None => (0, false),
+            // Offset 0 means "seen nothing yet", whatever the epoch: everything retained comes after it.
+            Some(since) if since.offset == 0 => (0, oldest_kept > 1),
             Some(since) if *since.epoch != *log.epoch => (0, true),
-            Some(since) => {
-                // The oldest offset a complete answer needs is since + 1; history may have dropped it.
-                let oldest_kept = log.entries.front().map_or(log.last_offset + 1, |(_, p)| p.position.offset);
-                (since.offset, since.offset < log.last_offset && since.offset + 1 < oldest_kept)
-            }
+            // The oldest offset a complete answer needs is since + 1; history may have dropped it.
+            Some(since) => (since.offset, since.offset < log.last_offset && since.offset + 1 < oldest_kept),
         };
         let publications =
             log.entries.iter().map(|(_, p)| p).filter(|p| p.position.offset > after).take(limit).cloned().collect();
@@ -197,6 +242,26 @@ mod tests {
         let other_epoch = StreamPosition { offset: 4, epoch: "nope".into() };
         let reset = broker.history("t", Some(&other_epoch), 100).await.unwrap();
         assert_eq!((offsets(&reset), reset.gap), (vec![3, 4, 5], true));
+    }
+
+    #[actix_rt::test]
+    async fn reads_create_nothing_and_expired_logs_are_dropped() {
+        let config = MemoryBrokerConfig { history_size: 10, history_ttl: Duration::from_millis(40) };
+        let broker = MemoryBroker::new(config);
+        for n in 0..100 {
+            let page = broker.history(&format!("probe:{n}"), None, 10).await.unwrap();
+            assert_eq!((page.position.offset, page.gap), (0, false));
+        }
+        assert!(broker.logs.is_empty(), "reading unknown topics must not allocate logs");
+
+        let old = broker.publish("old", raw(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        broker.publish("new", raw(1)).await.unwrap();
+        assert!(broker.logs.get("old").is_none(), "the expired log was swept when a new one was created");
+        // A reader of the dropped log is told it has a gap; one that had seen nothing is not.
+        assert!(broker.history("old", Some(&old), 10).await.unwrap().gap);
+        let nothing_seen = StreamPosition { offset: 0, epoch: "whatever".into() };
+        assert!(!broker.history("new", Some(&nothing_seen), 10).await.unwrap().gap);
     }
 
     #[actix_rt::test]

@@ -117,8 +117,14 @@ impl SessionState {
         handler.subscribe(&self.context(topic)).await?;
         self.hub.attach(topic, &self.me).await.map_err(unavailable)?;
         self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
-        let position = self.position(topic).await?;
-        reply(&Subscribed { position })
+        match self.position(topic).await {
+            Ok(position) => reply(&Subscribed { position }),
+            Err(refusal) => {
+                // Answered with an error, so the request must leave no trace.
+                self.end_membership(topic).await;
+                Err(refusal)
+            }
+        }
     }
 
     async fn join(&self, topic: &str, data: Option<&RawValue>) -> Outcome {
@@ -147,9 +153,24 @@ impl SessionState {
         if let Err(e) = self.hub.broker().broadcast(topic, announcement, Some(self.me.id.clone())).await {
             tracing::warn!(topic, error = %e, "could not announce a join");
         }
-        let presence = self.hub.presence().list(topic).await.map_err(unavailable)?;
-        let position = self.position(topic).await?;
-        reply(&JoinReply { presence, position, reply: handler_reply.as_deref() })
+        let answer = async {
+            let presence = self.hub.presence().list(topic).await.map_err(unavailable)?;
+            let position = self.position(topic).await?;
+            reply(&JoinReply { presence, position, reply: handler_reply.as_deref() })
+        };
+        match answer.await {
+            Ok(answer) => Ok(answer),
+            Err(refusal) => {
+                // Answered with an error, so the join must be undone: out of presence (announced), and, unless the
+                // session was subscribed before, out of the subscriber set.
+                self.end_membership(topic).await;
+                if subscribed {
+                    self.hub.attach(topic, &self.me).await.map_err(unavailable)?;
+                    self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
+                }
+                Err(refusal)
+            }
+        }
     }
 
     /// `leave` (when `room` is true) or `unsubscribe`.
