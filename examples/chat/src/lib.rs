@@ -110,18 +110,29 @@ mod tests {
     use serde_json::json;
     use tidings::testkit::TestClient;
 
+    /// The test shown in docs/guide/handlers.md.
     #[actix_rt::test]
     async fn members_speak_under_their_nickname() {
         let hub = hub();
         let mut ann = TestClient::connect(&hub).await;
         let mut bob = TestClient::connect(&hub).await;
         ann.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap();
-        bob.join("chat:lobby", json!({ "nick": " bob " })).await.unwrap();
+        bob.join("chat:lobby", json!({ "nick": "bob" })).await.unwrap();
         assert_eq!(ann.expect_member_joined("chat:lobby").await.meta["nick"], "bob");
 
         bob.message("chat:lobby", json!({ "text": "hi ann" })).await.unwrap();
+        assert_eq!(ann.expect_broadcast("chat:lobby").await["text"], "hi ann");
+        assert_eq!(bob.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap_err().code, "already_joined");
+    }
+
+    #[actix_rt::test]
+    async fn nicknames_are_trimmed() {
+        let hub = hub();
+        let mut ann = TestClient::connect(&hub).await;
+        ann.join("chat:lobby", json!({ "nick": "  ann " })).await.unwrap();
+        ann.message("chat:lobby", json!({ "text": "hi" })).await.unwrap();
         let line: Line = serde_json::from_value(ann.expect_broadcast("chat:lobby").await).unwrap();
-        assert_eq!((line.nick.as_str(), line.text.as_str()), ("bob", "hi ann"));
+        assert_eq!((line.nick.as_str(), line.text.as_str()), ("ann", "hi"));
     }
 
     #[actix_rt::test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 
 #[actix_web::main]
+#[expect(clippy::print_stdout, reason = "the listening address is the program's output, read by people and tests")]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -13,8 +14,10 @@ async fn main() -> std::io::Result<()> {
     let hub = chat::hub();
     let app_hub = hub.clone();
     let server =
-        HttpServer::new(move || App::new().configure(chat::configure(&app_hub))).disable_signals().bind(&addr)?.run();
-    tracing::info!("chat at http://{addr}");
+        HttpServer::new(move || App::new().configure(chat::configure(&app_hub))).disable_signals().bind(&addr)?;
+    // The bound address, not the requested one: with port 0 the OS picks (the browser tests use that).
+    println!("chat listening on http://{}", server.addrs()[0]);
+    let server = server.run();
 
     // On Ctrl-C, close every WebSocket with 1001 ("going away": clients reconnect) before stopping the server.
     let handle = server.handle();
