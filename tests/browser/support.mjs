@@ -8,10 +8,13 @@ import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Starts a built example binary (target/debug/<name>) on 127.0.0.1 and an OS-chosen port; resolves to its URL. */
-export async function startExample(name, env = {}) {
-  const bin = path.join(root, 'target', 'debug', name);
-  const child = spawn(bin, [], {
+/**
+ * Starts a built binary (target/debug/<name>, with `args`) that listens on 127.0.0.1 and an OS-chosen port and
+ * prints `listening on http://ADDR`; resolves to that URL and a stop function.
+ */
+export async function startExample(name, { args = [], env = {}, profile = 'debug' } = {}) {
+  const bin = path.join(root, 'target', profile, name);
+  const child = spawn(bin, args, {
     env: { ...process.env, CHAT_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -26,6 +29,7 @@ export async function startExample(name, env = {}) {
   });
   return {
     url,
+    pid: child.pid,
     async stop() {
       // Only the process this test started, by its own handle.
       if (child.exitCode === null) { child.kill('SIGTERM'); await once(child, 'exit'); }

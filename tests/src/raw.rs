@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use tidings_websocket::frame::{apply_mask, parse_header, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,6 +26,11 @@ pub enum RawFrame {
 pub struct RawSocket {
     stream: TcpStream,
     buf: BytesMut,
+    /// Present once permessage-deflate was negotiated: inflates RSV1 messages (keeping the window, which is
+    /// harmless when the server does not use it).
+    inflater: Option<Decompress>,
+    /// The sizes of the compressed payloads received, in order.
+    pub compressed_sizes: Vec<usize>,
 }
 
 impl RawSocket {
@@ -66,7 +72,37 @@ impl RawSocket {
             assert!(n > 0, "connection closed during the handshake");
         };
         let head = String::from_utf8_lossy(&buf.split_to(head_end)).into_owned();
-        (head, RawSocket { stream, buf })
+        let deflate = head.to_ascii_lowercase().contains("sec-websocket-extensions: permessage-deflate");
+        let inflater = deflate.then(|| Decompress::new_with_window_bits(false, 15));
+        (head, RawSocket { stream, buf, inflater, compressed_sizes: Vec::new() })
+    }
+
+    /// Opens a WebSocket offering permessage-deflate with `offer` (for example `permessage-deflate`), checks for
+    /// 101, and returns the socket and the server's `Sec-WebSocket-Extensions` answer (empty when declined).
+    pub async fn connect_deflate(addr: SocketAddr, path: &str, offer: &str) -> (RawSocket, String) {
+        let (head, socket) = RawSocket::handshake(addr, path, &[("Sec-WebSocket-Extensions", offer)]).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "expected 101, got {head}");
+        let answer = head
+            .lines()
+            .find_map(|line| {
+                line.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            })
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_default();
+        (socket, answer)
+    }
+
+    /// Sends `data` as one compressed (RSV1) text message, compressed on its own.
+    pub async fn send_compressed(&mut self, data: &[u8]) {
+        let mut c = Compress::new_with_window_bits(Compression::default(), false, 15);
+        let mut packed = Vec::with_capacity(data.len() / 2 + 64);
+        while c.total_in() < data.len() as u64 || packed.is_empty() {
+            packed.reserve(data.len() / 2 + 64);
+            let from = c.total_in() as usize;
+            c.compress_vec(&data[from..], &mut packed, FlushCompress::Sync).expect("compress");
+        }
+        packed.truncate(packed.len() - 4);
+        self.send_frame(0xC1, &packed, true).await;
     }
 
     /// Sends a frame with the given first byte (FIN, RSV, opcode), masked or not.
@@ -108,7 +144,12 @@ impl RawSocket {
                 let total = header.header_len + header.payload_len as usize;
                 if self.buf.len() >= total {
                     let frame = self.buf.split_to(total);
-                    let payload = &frame[header.header_len..];
+                    let mut payload = frame[header.header_len..].to_vec();
+                    if header.rsv & 0b100 != 0 {
+                        self.compressed_sizes.push(payload.len());
+                        payload = self.inflate(&payload);
+                    }
+                    let payload = &payload[..];
                     return Some(match header.opcode {
                         OpCode::Text => {
                             RawFrame::Text(String::from_utf8(payload.to_vec()).expect("server text is UTF-8"))
@@ -131,6 +172,22 @@ impl RawSocket {
                 Ok(_) => {}
             }
         }
+    }
+
+    fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
+        let inflater = self.inflater.as_mut().expect("RSV1 only after negotiating permessage-deflate");
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut out = Vec::with_capacity(input.len() * 4 + 64);
+        let start = inflater.total_in();
+        while inflater.total_in() - start < input.len() as u64 {
+            out.reserve(input.len() * 4 + 64);
+            let from = (inflater.total_in() - start) as usize;
+            inflater
+                .decompress_vec(&input[from..], &mut out, FlushDecompress::Sync)
+                .expect("valid DEFLATE from the server");
+        }
+        out
     }
 
     /// The next text frame, parsed as JSON (skipping pings).

@@ -23,14 +23,17 @@ impl TestServer {
         TestServer::start_with(hub, |hub| tidings::scope("/realtime", hub))
     }
 
-    /// Serves whatever `scope` builds for `hub`.
-    pub fn start_with(hub: Hub, scope: fn(&Hub) -> actix_web::Scope) -> TestServer {
+    /// Serves whatever `scope` builds for `hub` (called once per worker).
+    pub fn start_with<F>(hub: Hub, scope: F) -> TestServer
+    where
+        F: Fn(&Hub) -> actix_web::Scope + Send + Clone + 'static,
+    {
         let (ready_tx, ready) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = hub.clone();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || App::new().service(scope(&served)))
+                let server = HttpServer::new(move || App::new().service(scope.clone()(&served)))
                     .workers(2)
                     .disable_signals()
                     .shutdown_timeout(1)

@@ -33,6 +33,7 @@ fn quick_pings(hub: &tidings::Hub) -> actix_web::Scope {
         ping_interval: Duration::from_millis(100),
         idle_timeout: Duration::from_millis(350),
         close_timeout: Duration::from_millis(500),
+        ..Default::default()
     };
     Endpoint::new().websocket(config).scope("/realtime", hub)
 }

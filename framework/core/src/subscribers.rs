@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use tidings_protocol::encode::EncodingCache;
 
 use crate::identity::SessionId;
 use crate::session::SessionRef;
@@ -38,9 +39,11 @@ impl Subscribers {
     pub(crate) fn deliver(&self, topic: &str, exclude: Option<&SessionId>, body: impl FnOnce() -> Bytes) -> usize {
         let Some(sessions) = self.topics.get(topic) else { return 0 };
         let body = body();
+        // One cache for every copy, so that a transport compresses (or otherwise re-encodes) the body once.
+        let cache = Arc::new(EncodingCache::default());
         let mut delivered = 0;
         for (id, session) in sessions.iter() {
-            if Some(id) != exclude && session.push(body.clone()).is_ok() {
+            if Some(id) != exclude && session.push_shared(body.clone(), Some(cache.clone())).is_ok() {
                 delivered += 1;
             }
         }

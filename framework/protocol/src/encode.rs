@@ -5,6 +5,7 @@
 //! shared body (`"type":"pub",...}`) encoded once into [`Bytes`] and reference-counted across all recipients.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
@@ -21,16 +22,51 @@ use crate::server_frame::Member;
 /// ```
 /// use tidings_protocol::encode::{self, EncodedFrame};
 /// let body = encode::push_body("news", &serde_json::value::to_raw_value(&42).unwrap());
-/// let frame = EncodedFrame { seq: Some(3), body };
+/// let frame = EncodedFrame { seq: Some(3), body, cache: None };
 /// assert_eq!(frame.to_vec(), br#"{"seq":3,"type":"push","topic":"news","data":42}"#);
 /// assert_eq!(frame.len(), frame.to_vec().len());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EncodedFrame {
     /// The session sequence number; `None` for connection-scoped frames (`welcome`) that are never replayed.
     pub seq: Option<u64>,
     /// Everything after the opening brace and the sequence number, shared between recipients.
     pub body: Bytes,
+    /// Encodings of `body` that transports derive once and share between every recipient of the same frame (a
+    /// compressed form, say); `None` for frames with a single recipient.
+    pub cache: Option<Arc<EncodingCache>>,
+}
+
+/// Derived encodings of a shared frame body, each computed by the first recipient's transport that needs it.
+///
+/// ```
+/// use bytes::Bytes;
+/// use tidings_protocol::encode::EncodingCache;
+/// let cache = EncodingCache::default();
+/// let mut computed = 0;
+/// for _ in 0..3 {
+///     let compressed = cache.get_or_insert_with(1, || { computed += 1; Bytes::from_static(b"z") });
+///     assert_eq!(compressed, "z");
+/// }
+/// assert_eq!(computed, 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct EncodingCache {
+    slots: Mutex<Vec<(u32, Bytes)>>,
+}
+
+impl EncodingCache {
+    /// The encoding stored under `key`, computing and storing it first if this is the first call for `key`.
+    /// Concurrent callers for the same key wait for the first one, so an encoding is computed once.
+    pub fn get_or_insert_with(&self, key: u32, make: impl FnOnce() -> Bytes) -> Bytes {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, bytes)) = slots.iter().find(|(k, _)| *k == key) {
+            return bytes.clone();
+        }
+        let bytes = make();
+        slots.push((key, bytes.clone()));
+        bytes
+    }
 }
 
 impl EncodedFrame {
@@ -130,7 +166,7 @@ pub fn welcome(session: &str, protocol: u32) -> EncodedFrame {
         f.json("protocol", &protocol);
         f.json("session", session);
     });
-    EncodedFrame { seq: None, body }
+    EncodedFrame { seq: None, body, cache: None }
 }
 
 /// `reply`: the successful answer to request `id`.
@@ -191,7 +227,7 @@ mod tests {
     }
 
     fn decode(seq: Option<u64>, body: Bytes) -> ServerFrame {
-        serde_json::from_slice(&EncodedFrame { seq, body }.to_vec()).unwrap()
+        serde_json::from_slice(&EncodedFrame { seq, body, cache: None }.to_vec()).unwrap()
     }
 
     #[test]

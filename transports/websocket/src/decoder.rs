@@ -4,6 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use tidings_core::CloseCode;
 
+use crate::deflate::{InflateError, Inflater, WebSocketStats};
 use crate::frame::{apply_mask, parse_header, HeaderError, OpCode};
 
 /// A complete message from the client.
@@ -39,10 +40,14 @@ pub struct Decoder {
     max_message: usize,
     /// A fragmented message in progress.
     partial: Option<Partial>,
+    /// Present when permessage-deflate was negotiated: RSV1 then marks a compressed message.
+    inflater: Option<Inflater>,
+    stats: Option<WebSocketStats>,
 }
 
 struct Partial {
     text: bool,
+    compressed: bool,
     data: BytesMut,
     /// How much of `data` is known to be valid UTF-8 (text only); the rest is an incomplete trailing character.
     utf8_checked: usize,
@@ -51,7 +56,32 @@ struct Partial {
 impl Decoder {
     /// A decoder that refuses messages (and frames) longer than `max_message` bytes with 1009.
     pub fn new(max_message: usize) -> Self {
-        Decoder { max_message, partial: None }
+        Decoder { max_message, partial: None, inflater: None, stats: None }
+    }
+
+    /// Accepts compressed messages (permessage-deflate was negotiated). Their inflated size is limited like any
+    /// message's, so a small compressed message that inflates past the limit is refused with 1009 as soon as it
+    /// does (a decompression bomb costs at most the limit plus a chunk).
+    pub fn with_deflate(mut self, release_after_pings: u32, stats: WebSocketStats) -> Self {
+        self.inflater = Some(Inflater::new(release_after_pings));
+        self.stats = Some(stats);
+        self
+    }
+
+    fn finish(&self, partial: Partial) -> Message {
+        if partial.compressed {
+            if let Some(stats) = &self.stats {
+                stats.count_received();
+            }
+        }
+        partial.into_message()
+    }
+
+    /// Releases idle inflate state; call on every ping tick.
+    pub fn tick(&mut self) {
+        if let Some(inflater) = &mut self.inflater {
+            inflater.tick();
+        }
     }
 
     /// Takes the next message out of `buf`, consuming the frames it used. `Ok(None)`: more bytes are needed.
@@ -68,7 +98,10 @@ impl Decoder {
                     return Err(violation(CloseCode::PROTOCOL_ERROR, "invalid payload length"));
                 }
             };
-            if header.rsv != 0 {
+            // RSV1 marks the first frame of a compressed message, and only that, when deflate was negotiated.
+            let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+            let compressed = header.rsv == 0b100 && starts_message && self.inflater.is_some();
+            if header.rsv != 0 && !compressed {
                 return Err(violation(CloseCode::PROTOCOL_ERROR, "reserved bits set without a negotiated extension"));
             }
             let Some(mask) = header.mask else {
@@ -101,14 +134,20 @@ impl Decoder {
             let mut payload = buf.split_to(len);
             apply_mask(&mut payload, mask, 0);
 
-            if let Some(message) = self.frame(header.opcode, header.fin, payload)? {
+            if let Some(message) = self.frame(header.opcode, header.fin, compressed, payload)? {
                 return Ok(Some(message));
             }
         }
     }
 
     /// Handles one complete, unmasked frame; returns a message when one is complete.
-    fn frame(&mut self, opcode: OpCode, fin: bool, payload: BytesMut) -> Result<Option<Message>, Violation> {
+    fn frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        compressed: bool,
+        payload: BytesMut,
+    ) -> Result<Option<Message>, Violation> {
         match opcode {
             OpCode::Ping => Ok(Some(Message::Ping(payload.freeze()))),
             OpCode::Pong => Ok(Some(Message::Pong(payload.freeze()))),
@@ -117,10 +156,17 @@ impl Decoder {
                 if self.partial.is_some() {
                     return Err(violation(CloseCode::PROTOCOL_ERROR, "new message before the previous one finished"));
                 }
-                let mut partial = Partial { text: opcode == OpCode::Text, data: payload, utf8_checked: 0 };
+                let text = opcode == OpCode::Text;
+                let mut partial = if compressed {
+                    let mut partial = Partial { text, compressed, data: BytesMut::new(), utf8_checked: 0 };
+                    partial.inflate(self.inflater.as_mut(), &payload, fin, self.max_message)?;
+                    partial
+                } else {
+                    Partial { text, compressed, data: payload, utf8_checked: 0 }
+                };
                 partial.check_utf8(fin)?;
                 if fin {
-                    return Ok(Some(partial.into_message()));
+                    return Ok(Some(self.finish(partial)));
                 }
                 self.partial = Some(partial);
                 Ok(None)
@@ -132,10 +178,14 @@ impl Decoder {
                         "continuation frame without a message to continue",
                     ));
                 };
-                partial.data.unsplit(payload);
+                if partial.compressed {
+                    partial.inflate(self.inflater.as_mut(), &payload, fin, self.max_message)?;
+                } else {
+                    partial.data.unsplit(payload);
+                }
                 partial.check_utf8(fin)?;
                 if fin {
-                    return Ok(self.partial.take().map(Partial::into_message));
+                    return Ok(self.partial.take().map(|p| self.finish(p)));
                 }
                 Ok(None)
             }
@@ -144,6 +194,20 @@ impl Decoder {
 }
 
 impl Partial {
+    fn inflate(
+        &mut self,
+        inflater: Option<&mut Inflater>,
+        payload: &[u8],
+        fin: bool,
+        limit: usize,
+    ) -> Result<(), Violation> {
+        let inflater = inflater.expect("compressed messages are accepted only with an inflater");
+        inflater.inflate(payload, fin, &mut self.data, limit).map_err(|e| match e {
+            InflateError::TooBig => violation(CloseCode::MESSAGE_TOO_BIG, "message inflates past the size limit"),
+            InflateError::Corrupt => violation(CloseCode::INVALID_PAYLOAD, "compressed message is not valid DEFLATE"),
+        })
+    }
+
     /// Validates the UTF-8 received so far, so that a bad text message fails at the first bad frame rather than at
     /// its end. An incomplete character at the end is allowed until the last frame.
     fn check_utf8(&mut self, fin: bool) -> Result<(), Violation> {
@@ -221,7 +285,10 @@ mod tests {
     }
 
     fn decode_all(bytes: &[u8], max: usize) -> Result<Vec<Message>, Violation> {
-        let mut decoder = Decoder::new(max);
+        decode_with(Decoder::new(max), bytes)
+    }
+
+    fn decode_with(mut decoder: Decoder, bytes: &[u8]) -> Result<Vec<Message>, Violation> {
         let mut buf = BytesMut::from(bytes);
         let mut out = vec![];
         while let Some(m) = decoder.decode(&mut buf)? {
@@ -313,6 +380,49 @@ mod tests {
         let mut decoder = Decoder::new(1000);
         let mut header = BytesMut::from(&[0x81u8, 0xFF, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4][..]);
         assert_eq!(decoder.decode(&mut header).unwrap_err().code.0, 1009);
+    }
+
+    /// A compressed message as a client sends it: raw DEFLATE, sync-flushed, tail stripped.
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        let mut c = flate2::Compress::new_with_window_bits(flate2::Compression::default(), false, 15);
+        let mut out = Vec::with_capacity(data.len() + 64);
+        c.compress_vec(data, &mut out, flate2::FlushCompress::Sync).unwrap();
+        assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    #[test]
+    fn compressed_messages_whole_and_fragmented() {
+        let text = "{\"type\":\"publish\",\"data\":\"".to_string() + &"é".repeat(500) + "\"}";
+        let packed = deflate(text.as_bytes());
+        let mut input = frame(true, 0x40 | 1, &packed);
+        input.extend(frame(false, 0x40 | 1, &packed[..7]));
+        input.extend(frame(true, 9, b"")); // a ping between fragments
+        input.extend(frame(true, 0, &packed[7..]));
+        let got = decode_with(Decoder::new(1 << 20).with_deflate(1, WebSocketStats::default()), &input).unwrap();
+        let expected = Message::Text(Bytes::from(text));
+        assert_eq!(got, vec![expected.clone(), Message::Ping(Bytes::new()), expected]);
+    }
+
+    #[test]
+    fn compression_errors() {
+        let with_deflate = |bytes: &[u8], max: usize| {
+            decode_with(Decoder::new(max).with_deflate(1, WebSocketStats::default()), bytes).unwrap_err().code.0
+        };
+        // RSV1 without negotiation, on a continuation, or on a control frame.
+        assert_eq!(code_of(&frame(true, 0x40 | 1, &deflate(b"hi"))), 1002);
+        let mut cont = frame(false, 1, b"a");
+        cont.extend(frame(true, 0x40, b"b"));
+        assert_eq!(with_deflate(&cont, 1000), 1002);
+        assert_eq!(with_deflate(&frame(true, 0x40 | 9, b""), 1000), 1002);
+        // A bomb: 1 MiB of zeros in about a kilobyte.
+        let bomb = deflate(&vec![0u8; 1 << 20]);
+        assert!(bomb.len() < 2048);
+        assert_eq!(with_deflate(&frame(true, 0x40 | 1, &bomb), 64 * 1024), 1009);
+        // Not DEFLATE at all, and valid DEFLATE of invalid UTF-8.
+        assert_eq!(with_deflate(&frame(true, 0x40 | 1, &[0xff; 20]), 1000), 1007);
+        assert_eq!(with_deflate(&frame(true, 0x40 | 1, &deflate(&[0xc0, 0xaf])), 1000), 1007);
     }
 
     #[test]

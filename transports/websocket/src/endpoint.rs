@@ -1,30 +1,23 @@
-//! The actix-web side: the upgrade route.
+//! The Tidings endpoint: the upgrade route that runs a session on each connection.
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::Bytes;
 use tidings_core::{Hub, Identity};
-use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::body::ResponseBody;
 use crate::connection::Connection;
-use crate::handshake::accept_key;
+use crate::upgrade::upgrade;
 use crate::WebSocketConfig;
-
-/// How many write batches may wait for the socket before `send` waits (and the session's queue takes the strain).
-const OUTPUT_BUFFER: usize = 8;
 
 pub(crate) struct Endpoint {
     pub(crate) hub: Hub,
     pub(crate) config: Arc<WebSocketConfig>,
 }
 
-/// `GET <prefix>/ws`: checks the handshake and the protocol version, answers 101, and runs the session on the
+/// `GET <prefix>/ws`: checks the protocol version and the handshake, answers 101, and runs the session on the
 /// upgraded connection.
-pub(crate) async fn upgrade(req: HttpRequest, payload: web::Payload, endpoint: web::Data<Endpoint>) -> HttpResponse {
+pub(crate) async fn serve(req: HttpRequest, payload: web::Payload, endpoint: web::Data<Endpoint>) -> HttpResponse {
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     if let Some(version) = requested_version(&req) {
         if version != tidings_core::protocol::VERSION.to_string() {
@@ -35,28 +28,17 @@ pub(crate) async fn upgrade(req: HttpRequest, payload: web::Payload, endpoint: w
             ));
         }
     }
-    let accept = match accept_key(&req) {
-        Ok(accept) => accept,
-        Err(e) => {
-            tracing::info!(peer, reason = e.reason, "refused a WebSocket handshake");
-            return e.response();
-        }
-    };
     if endpoint.hub.is_shutting_down() {
         return HttpResponse::ServiceUnavailable().body("server shutting down");
     }
-    let (output, frames) = mpsc::channel::<Bytes>(OUTPUT_BUFFER);
-    let (abort, aborted) = oneshot::channel();
-    let max_message = endpoint.hub.config().max_message_bytes;
-    let connection = Connection::new(payload, output, abort, &endpoint.config, max_message);
+    let (response, socket) = match upgrade(&req, payload, &endpoint.config, endpoint.hub.config().max_message_bytes) {
+        Ok(upgraded) => upgraded,
+        Err(refusal) => return refusal.response(),
+    };
     let hub = endpoint.hub.clone();
-    let span = tracing::info_span!("websocket", peer);
-    actix_web::rt::spawn(async move { hub.serve(connection, Identity::anonymous()).await }.instrument(span));
-
-    HttpResponse::SwitchingProtocols()
-        .upgrade("websocket")
-        .insert_header((header::SEC_WEBSOCKET_ACCEPT, accept))
-        .streaming(ResponseBody::new(frames, aborted))
+    let span = tracing::info_span!("websocket", peer, deflate = socket.compressed());
+    actix_web::rt::spawn(async move { hub.serve(Connection(socket), Identity::anonymous()).await }.instrument(span));
+    response
 }
 
 /// The `v` query parameter, when present.

@@ -8,6 +8,7 @@ mod requests;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tidings_protocol::encode::EncodingCache;
 
 pub(crate) use actor::{End, Inbound, Session};
 pub(crate) use outbox::Outbox;
@@ -33,12 +34,17 @@ impl SessionRef {
         })
     }
 
-    /// Queues a frame body for this session.
-    pub(crate) fn push(&self, body: Bytes) -> Result<u64, PushError> {
-        let result = self.outbox.push(body);
+    /// Queues a frame body for this session; `cache` when the same body goes to other sessions too.
+    pub(crate) fn push_shared(&self, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<u64, PushError> {
+        let result = self.outbox.push(body, cache);
         if result == Err(PushError::Overflow) {
             tracing::warn!(session = %self.id, "outbound queue overflowed; closing the session as a slow consumer");
         }
         result
+    }
+
+    /// Queues a frame body for this session only.
+    pub(crate) fn push(&self, body: Bytes) -> Result<u64, PushError> {
+        self.push_shared(body, None)
     }
 }

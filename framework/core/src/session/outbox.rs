@@ -6,9 +6,11 @@
 //! push, so that they are gap-free and in queue order.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tidings_protocol::encode::EncodingCache;
 use tidings_protocol::EncodedFrame;
 use tokio::sync::Notify;
 
@@ -54,7 +56,7 @@ impl Outbox {
     ///
     /// On overflow the queue is emptied (a slow consumer will not catch up by being sent more) and the session is
     /// marked to close with 4000.
-    pub(crate) fn push(&self, body: Bytes) -> Result<u64, PushError> {
+    pub(crate) fn push(&self, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<u64, PushError> {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Err(PushError::Closed);
@@ -72,7 +74,7 @@ impl Outbox {
         let seq = state.next_seq;
         state.next_seq += 1;
         state.bytes += body.len();
-        state.queue.push_back(EncodedFrame { seq: Some(seq), body });
+        state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache });
         drop(state);
         self.ready.notify_one();
         Ok(seq)
@@ -125,8 +127,8 @@ mod tests {
     #[actix_rt::test]
     async fn numbers_frames_and_drains_in_order() {
         let outbox = Outbox::new(10, 1000);
-        assert_eq!(outbox.push(body(1)), Ok(1));
-        assert_eq!(outbox.push(body(2)), Ok(2));
+        assert_eq!(outbox.push(body(1), None), Ok(1));
+        assert_eq!(outbox.push(body(2), None), Ok(2));
         let mut out = Vec::new();
         assert_eq!(outbox.next(&mut out, 1).await, None);
         assert_eq!(outbox.next(&mut out, 10).await, None);
@@ -136,10 +138,10 @@ mod tests {
     #[actix_rt::test]
     async fn overflow_by_count_closes_as_slow_consumer_and_frees_the_queue() {
         let outbox = Outbox::new(2, 1000);
-        outbox.push(body(1)).unwrap();
-        outbox.push(body(1)).unwrap();
-        assert_eq!(outbox.push(body(1)), Err(PushError::Overflow));
-        assert_eq!(outbox.push(body(1)), Err(PushError::Closed));
+        outbox.push(body(1), None).unwrap();
+        outbox.push(body(1), None).unwrap();
+        assert_eq!(outbox.push(body(1), None), Err(PushError::Overflow));
+        assert_eq!(outbox.push(body(1), None), Err(PushError::Closed));
         let close = outbox.next(&mut Vec::new(), 10).await.unwrap();
         assert_eq!(close.code, CloseCode::SLOW_CONSUMER);
     }
@@ -147,16 +149,16 @@ mod tests {
     #[actix_rt::test]
     async fn overflow_by_bytes_but_one_big_frame_always_fits() {
         let outbox = Outbox::new(100, 10);
-        assert!(outbox.push(body(50)).is_ok());
-        assert_eq!(outbox.push(body(1)), Err(PushError::Overflow));
+        assert!(outbox.push(body(50), None).is_ok());
+        assert_eq!(outbox.push(body(1), None), Err(PushError::Overflow));
     }
 
     #[actix_rt::test]
     async fn close_waits_for_queued_frames() {
         let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1)).unwrap();
+        outbox.push(body(1), None).unwrap();
         outbox.close(Close::going_away());
-        assert_eq!(outbox.push(body(1)), Err(PushError::Closed));
+        assert_eq!(outbox.push(body(1), None), Err(PushError::Closed));
         let mut out = Vec::new();
         assert_eq!(outbox.next(&mut out, 10).await, None);
         assert_eq!(outbox.next(&mut out, 10).await.unwrap().code, CloseCode::GOING_AWAY);
@@ -168,7 +170,7 @@ mod tests {
         let pusher = outbox.clone();
         let thread = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
-            pusher.push(body(3)).unwrap();
+            pusher.push(body(3), None).unwrap();
         });
         let mut out = Vec::new();
         assert_eq!(outbox.next(&mut out, 10).await, None);

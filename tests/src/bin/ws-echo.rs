@@ -1,0 +1,90 @@
+//! A WebSocket echo server on the Tidings codec, for the Autobahn TestSuite and interop tests, plus a Tidings hub.
+//!
+//! `ws-echo [off|shared|dedicated] [addr]` (default: shared on 127.0.0.1:0). Prints `listening on http://ADDR`.
+//! - `GET /` upgrades to an echo connection (text and binary, up to 64 MiB a message);
+//! - `GET /stats` returns the compression counters as JSON;
+//! - `/realtime/ws` is a Tidings endpoint with an `echo:*` topic whose handler replies with what it is sent.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use tidings::websocket::{upgrade, DeflateConfig, DeflateMode, Incoming, OpCode, WebSocketConfig};
+use tidings::{async_trait, Context, Handler, Hub, Refusal};
+
+const MAX_MESSAGE: usize = 64 << 20;
+
+struct Echo;
+
+#[async_trait]
+impl Handler for Echo {
+    type Join = ();
+    type Message = serde_json::Value;
+    type Reply = serde_json::Value;
+    async fn message(&self, _ctx: &Context, message: serde_json::Value) -> Result<Option<serde_json::Value>, Refusal> {
+        Ok(Some(message))
+    }
+}
+
+async fn echo(req: HttpRequest, payload: web::Payload, config: web::Data<WebSocketConfig>) -> HttpResponse {
+    let (response, mut ws) = match upgrade(&req, payload, &config, MAX_MESSAGE) {
+        Ok(upgraded) => upgraded,
+        Err(refusal) => return refusal.response(),
+    };
+    actix_web::rt::spawn(async move {
+        loop {
+            let sent = match ws.recv().await {
+                Ok(Some(Incoming::Text(text))) => ws.send(OpCode::Text, &text).await,
+                Ok(Some(Incoming::Binary(data))) => ws.send(OpCode::Binary, &data).await,
+                Ok(None) => break,
+                Err(tidings::TransportError::Close(close)) => {
+                    ws.close(close).await;
+                    break;
+                }
+                Err(tidings::TransportError::Lost(_)) => break,
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    response
+}
+
+async fn stats(config: web::Data<WebSocketConfig>) -> HttpResponse {
+    let s = &config.stats;
+    HttpResponse::Ok().json(serde_json::json!({
+        "shared_compressions": s.shared_compressions(),
+        "message_compressions": s.message_compressions(),
+        "compressed_messages_sent": s.compressed_messages_sent(),
+        "compressed_messages_received": s.compressed_messages_received(),
+    }))
+}
+
+#[actix_web::main]
+#[expect(clippy::print_stdout, reason = "the listening address is the program's output, read by the test scripts")]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "shared".into());
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    let deflate = match mode.as_str() {
+        "off" => None,
+        "shared" => Some(DeflateConfig { mode: DeflateMode::Shared, ..Default::default() }),
+        "dedicated" => Some(DeflateConfig { mode: DeflateMode::Dedicated, ..Default::default() }),
+        other => return Err(std::io::Error::other(format!("unknown mode {other:?}: off, shared or dedicated"))),
+    };
+    // The suite sends messages up to 16 MiB and expects them echoed, compressed or not, above any threshold.
+    let deflate = deflate.map(|d| DeflateConfig { threshold: 0, ..d });
+    let config = WebSocketConfig { deflate, ..Default::default() };
+    let hub = Hub::builder().handler("echo:*", Echo).build().expect("valid pattern");
+    let endpoint = tidings::Endpoint::new().websocket(config.clone());
+    let config = web::Data::new(config);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(config.clone())
+            .route("/", web::get().to(echo))
+            .route("/stats", web::get().to(stats))
+            .service(endpoint.scope("/realtime", &hub))
+    })
+    .workers(2)
+    .bind(&addr)?;
+    println!("listening on http://{}", server.addrs()[0]);
+    server.run().await
+}
