@@ -43,6 +43,19 @@ pub struct Decoder {
     /// Present when permessage-deflate was negotiated: RSV1 then marks a compressed message.
     inflater: Option<Inflater>,
     stats: Option<WebSocketStats>,
+    /// UTF-8 already checked in the text frame whose payload is still arriving.
+    peek: Peek,
+}
+
+/// How far the payload of an incomplete text frame has been validated, so that invalid UTF-8 fails the connection
+/// as soon as the bad bytes arrive, not when the frame completes, and each byte is checked once.
+#[derive(Default)]
+struct Peek {
+    /// Payload bytes of the frame validated so far.
+    validated: usize,
+    /// An incomplete character at the end of what was validated.
+    carry: [u8; 4],
+    carry_len: usize,
 }
 
 struct Partial {
@@ -56,7 +69,7 @@ struct Partial {
 impl Decoder {
     /// A decoder that refuses messages (and frames) longer than `max_message` bytes with 1009.
     pub fn new(max_message: usize) -> Self {
-        Decoder { max_message, partial: None, inflater: None, stats: None }
+        Decoder { max_message, partial: None, inflater: None, stats: None, peek: Peek::default() }
     }
 
     /// Accepts compressed messages (permessage-deflate was negotiated). Their inflated size is limited like any
@@ -66,6 +79,49 @@ impl Decoder {
         self.inflater = Some(Inflater::new(release_after_pings));
         self.stats = Some(stats);
         self
+    }
+
+    /// Checks the UTF-8 of the part of an uncompressed text frame that has arrived (`available`, still masked).
+    fn peek_utf8(
+        &mut self,
+        opcode: OpCode,
+        compressed: bool,
+        available: &[u8],
+        mask: [u8; 4],
+    ) -> Result<(), Violation> {
+        let text = match opcode {
+            OpCode::Text => !compressed,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text && !p.compressed),
+            _ => false,
+        };
+        if !text || available.len() <= self.peek.validated {
+            return Ok(());
+        }
+        if self.peek.validated == 0 {
+            // A continuation picks up the incomplete character the previous fragment ended with.
+            let tail = match (opcode, &self.partial) {
+                (OpCode::Continuation, Some(p)) => &p.data[p.utf8_checked..],
+                _ => &[][..],
+            };
+            self.peek.carry[..tail.len()].copy_from_slice(tail);
+            self.peek.carry_len = tail.len();
+        }
+        let mut fresh = Vec::with_capacity(self.peek.carry_len + available.len() - self.peek.validated);
+        fresh.extend_from_slice(&self.peek.carry[..self.peek.carry_len]);
+        let start = fresh.len();
+        fresh.extend_from_slice(&available[self.peek.validated..]);
+        apply_mask(&mut fresh[start..], mask, self.peek.validated);
+        self.peek.validated = available.len();
+        match std::str::from_utf8(&fresh) {
+            Ok(_) => self.peek.carry_len = 0,
+            Err(e) if e.error_len().is_none() => {
+                let rest = &fresh[e.valid_up_to()..];
+                self.peek.carry[..rest.len()].copy_from_slice(rest);
+                self.peek.carry_len = rest.len();
+            }
+            Err(_) => return Err(violation(CloseCode::INVALID_PAYLOAD, "text message is not valid UTF-8")),
+        }
+        Ok(())
     }
 
     fn finish(&self, partial: Partial) -> Message {
@@ -126,10 +182,12 @@ impl Decoder {
             }
             let len = header.payload_len as usize;
             if buf.len() < header.header_len + len {
+                self.peek_utf8(header.opcode, compressed, &buf[header.header_len..], mask)?;
                 // Reserve what the frame needs, so the read loop does not reallocate chunk by chunk.
                 buf.reserve(header.header_len + len - buf.len());
                 return Ok(None);
             }
+            self.peek = Peek::default();
             buf.advance(header.header_len);
             let mut payload = buf.split_to(len);
             apply_mask(&mut payload, mask, 0);
@@ -357,6 +415,25 @@ mod tests {
     #[test]
     fn invalid_utf8_is_1007_and_fails_fast() {
         assert_eq!(code_of(&frame(true, 1, &[0xce, 0xba, 0xff])), 1007);
+        // The bad byte arrives while its frame is still incomplete: the error comes at once.
+        let mut decoder = Decoder::new(1 << 20);
+        let whole = frame(true, 1, &[b'a', b'b', 0xff, b'c', b'd', b'e']);
+        let mut buf = BytesMut::from(&whole[..whole.len() - 3]);
+        assert_eq!(decoder.decode(&mut buf).unwrap_err().code.0, 1007);
+        // A character split across reads and across fragments is fine.
+        let euro = "€".as_bytes();
+        let mut decoder = Decoder::new(1 << 20);
+        let mut input = frame(false, 1, &euro[..1]);
+        input.extend(frame(true, 0, &euro[1..]));
+        let mut buf = BytesMut::new();
+        let mut got = vec![];
+        for byte in input {
+            buf.put_u8(byte);
+            while let Some(m) = decoder.decode(&mut buf).unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(got, [Message::Text(Bytes::from("€"))]);
         // The bad byte is in the first fragment: the error comes before the message is complete.
         let mut decoder = Decoder::new(1 << 20);
         let mut buf = BytesMut::from(&frame(false, 1, &[b'a', 0xc0, 0xaf])[..]);

@@ -3,7 +3,7 @@
 //! An RFC 6455 implementation of its own, over actix-web's HTTP upgrade, rather than actix-ws: actix-http's frame
 //! parser rejects the RSV1 bit, so it cannot carry permessage-deflate. This codec handles the strict opening
 //! handshake, masking, fragmentation, control frames, the close handshake with correct codes, UTF-8 validation of
-//! text (failing at the first bad fragment), frame and message size limits (1009, checked on the header before a
+//! text (failing as soon as a bad byte arrives, even mid-frame), frame and message size limits (1009, checked on the header before a
 //! byte of payload is buffered), server pings with an idle timeout, and RFC 7692 permessage-deflate in two modes
 //! ([`DeflateMode`]): a dedicated compressor per connection, or shared compression where each broadcast is
 //! compressed once for all its recipients. It passes the Autobahn TestSuite (`tests/autobahn`).
