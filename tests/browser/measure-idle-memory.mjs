@@ -16,6 +16,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 for (const [mode, offer] of [['off', false], ['shared', true], ['dedicated', true]]) {
   const server = await startExample('ws-echo', { args: [mode, '127.0.0.1:0'], profile });
+  try {
+    await measure(mode, offer, server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measure(mode, offer, server) {
   const url = server.url.replace('http:', 'ws:') + '/realtime/ws';
   // Warm up allocator arenas and the worker threads before the baseline.
   const warm = await Promise.all(Array.from({ length: 50 }, () => open(url, offer)));
@@ -28,10 +36,10 @@ for (const [mode, offer] of [['off', false], ['shared', true], ['dedicated', tru
   }
   await sleep(2000);
   const after = rss(server.pid);
-  const negotiated = sockets.filter((ws) => 'permessage-deflate' in ws.extensions).length;
+  // `extensions` is the negotiated Sec-WebSocket-Extensions value.
+  const negotiated = sockets.filter((ws) => String(ws.extensions).includes('permessage-deflate')).length;
   console.log(`${mode.padEnd(9)} ${count} sessions, deflate negotiated on ${negotiated}: ${((after - before) / count).toFixed(2)} KiB per idle session (RSS ${before} -> ${after} KiB)`);
   sockets.forEach((ws) => ws.terminate());
-  await server.stop();
 }
 
 /** Opens a connection and resolves once the server's welcome arrived. */

@@ -2,7 +2,7 @@
 //!
 //! `ws-echo [off|shared|dedicated] [addr]` (default: shared on 127.0.0.1:0). Prints `listening on http://ADDR`.
 //! - `GET /` upgrades to an echo connection (text and binary, up to 64 MiB a message);
-//! - `GET /stats` returns the compression counters as JSON;
+//! - `GET /stats` returns the compression counters (of both endpoints) as JSON;
 //! - `/realtime/ws` is a Tidings endpoint with an `echo:*` topic whose handler replies with what it is sent.
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -70,11 +70,14 @@ async fn main() -> std::io::Result<()> {
         "dedicated" => Some(DeflateConfig { mode: DeflateMode::Dedicated, ..Default::default() }),
         other => return Err(std::io::Error::other(format!("unknown mode {other:?}: off, shared or dedicated"))),
     };
-    // The suite sends messages up to 16 MiB and expects them echoed, compressed or not, above any threshold.
+    // The Tidings endpoint keeps the default threshold, as an application would; the echo route compresses every
+    // message, so that the suite's compression cases compress even their shortest messages.
+    let counters = tidings::websocket::WebSocketStats::default();
+    let tidings_config = WebSocketConfig { deflate: deflate.clone(), stats: counters.clone(), ..Default::default() };
     let deflate = deflate.map(|d| DeflateConfig { threshold: 0, ..d });
-    let config = WebSocketConfig { deflate, ..Default::default() };
+    let config = WebSocketConfig { deflate, stats: counters, ..Default::default() };
     let hub = Hub::builder().handler("echo:*", Echo).build().expect("valid pattern");
-    let endpoint = tidings::Endpoint::new().websocket(config.clone());
+    let endpoint = tidings::Endpoint::new().websocket(tidings_config);
     let config = web::Data::new(config);
     let server = HttpServer::new(move || {
         App::new()
