@@ -196,6 +196,36 @@ mod tests {
         assert_eq!((e.id, e.code), (Some(7), ErrorCode::BAD_FRAME));
     }
 
+    proptest::proptest! {
+        /// Any bytes: decoding never panics, and an error always carries a code.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            if let Ok(frame) = ClientFrame::decode(&bytes) {
+                let _ = frame.request();
+            }
+        }
+
+        /// JSON objects with the protocol's field names and arbitrary values: a request or a coded error.
+        #[test]
+        fn arbitrary_frames(kind in "[a-z_]{0,12}", id in proptest::option::of(proptest::num::u64::ANY),
+                            topic in proptest::option::of("[ -~]{0,40}"), data in "[0-9a-z\\[\\]{}\":,. ]{0,40}") {
+            let mut frame = serde_json::json!({ "type": kind, "topic": topic });
+            if let Some(id) = id {
+                frame["id"] = id.into();
+            }
+            let text = frame.to_string().replacen('}', &format!(",\"data\":{data}}}"), 1);
+            match ClientFrame::decode(text.as_bytes()) {
+                Ok(frame) => {
+                    if let Err(e) = frame.request() {
+                        proptest::prop_assert_eq!(e.id, id);
+                        proptest::prop_assert!(!e.code.as_str().is_empty());
+                    }
+                }
+                Err(e) => proptest::prop_assert_eq!(e.code, ErrorCode::BAD_FRAME),
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_a_bad_frame() {
         for junk in ["", "{", "[]", "null", "\"subscribe\"", "{\"type\":\"x\"", "\u{0}"] {

@@ -196,6 +196,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any header value: no panic, and whatever is accepted is within what the server can do.
+        #[test]
+        fn arbitrary_headers(header in "[ -~]{0,120}", shared_mode in proptest::bool::ANY) {
+            let config = if shared_mode { shared() } else { dedicated() };
+            if let Some(p) = negotiate([header.as_str()], &config) {
+                proptest::prop_assert!((9..=15).contains(&p.server_max_window_bits));
+                proptest::prop_assert!(p.client_no_context_takeover);
+            }
+        }
+
+        /// Headers built from the grammar's own pieces, in any order and number.
+        #[test]
+        fn shuffled_parameters(params in proptest::collection::vec(proptest::sample::select(vec![
+            "server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits=9",
+            "server_max_window_bits=15", "client_max_window_bits", "client_max_window_bits=10", "x=\"a;b,c\"",
+        ]), 0..6)) {
+            let header = std::iter::once("permessage-deflate").chain(params.iter().copied()).collect::<Vec<_>>().join("; ");
+            let _ = negotiate([header.as_str()], &dedicated());
+        }
+    }
+
     #[test]
     fn malformed_offers_are_declined() {
         for bad in [
