@@ -103,6 +103,10 @@ impl Decoder {
                 (OpCode::Continuation, Some(p)) => &p.data[p.utf8_checked..],
                 _ => &[][..],
             };
+            // At most an incomplete character (3 bytes) is ever left unchecked; anything else is not UTF-8.
+            if tail.len() > 3 {
+                return Err(violation(CloseCode::INVALID_PAYLOAD, "text message is not valid UTF-8"));
+            }
             self.peek.carry[..tail.len()].copy_from_slice(tail);
             self.peek.carry_len = tail.len();
         }
@@ -133,16 +137,28 @@ impl Decoder {
         partial.into_message()
     }
 
-    /// Releases idle inflate state; call on every ping tick.
+    /// Releases idle inflate state; call on every ping tick. Never in the middle of a compressed message, whose
+    /// fragments need the window built by the ones before.
     pub fn tick(&mut self) {
-        if let Some(inflater) = &mut self.inflater {
+        let mid_message = self.partial.as_ref().is_some_and(|p| p.compressed);
+        if let (Some(inflater), false) = (&mut self.inflater, mid_message) {
             inflater.tick();
         }
     }
 
     /// Takes the next message out of `buf`, consuming the frames it used. `Ok(None)`: more bytes are needed.
-    /// After an error the connection must close; the decoder's state is no longer meaningful.
+    /// After an error the connection must close; the message in progress is dropped, so that what follows (while
+    /// the close handshake waits for the client's close frame) is read as frames without a message to continue.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, Violation> {
+        let result = self.decode_frames(buf);
+        if result.is_err() {
+            self.partial = None;
+            self.peek = Peek::default();
+        }
+        result
+    }
+
+    fn decode_frames(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, Violation> {
         loop {
             let header = match parse_header(buf) {
                 Ok(Some(header)) => header,
@@ -172,9 +188,10 @@ impl Decoder {
                 }
             }
             // Checked on the header, before any of the payload is buffered. Control frames (125 bytes at most) do
-            // not count towards the message they interrupt.
+            // not count towards the message they interrupt, and a compressed message's inflated size is the
+            // inflater's to limit (its compressed fragments would not add up to it).
             let buffered = match &self.partial {
-                Some(partial) if !header.opcode.is_control() => partial.data.len() as u64,
+                Some(partial) if !header.opcode.is_control() && !partial.compressed => partial.data.len() as u64,
                 _ => 0,
             };
             if buffered + header.payload_len > self.max_message as u64 {
@@ -356,6 +373,20 @@ mod tests {
         Ok(out)
     }
 
+    /// Decodes `bytes` delivered one byte per read.
+    fn decode_bytewise(bytes: &[u8]) -> Vec<Message> {
+        let mut decoder = Decoder::new(1 << 20);
+        let mut buf = BytesMut::new();
+        let mut got = vec![];
+        for byte in bytes {
+            buf.put_u8(*byte);
+            while let Some(m) = decoder.decode(&mut buf).unwrap() {
+                got.push(m);
+            }
+        }
+        got
+    }
+
     fn code_of(bytes: &[u8]) -> u16 {
         decode_all(bytes, 1 << 20).unwrap_err().code.0
     }
@@ -375,17 +406,7 @@ mod tests {
             Message::Binary(Bytes::from_static(&[0, 159, 146, 150])),
         ];
         assert_eq!(decode_all(&input, 1 << 20).unwrap(), expected);
-        // Fed one byte at a time, the result is the same.
-        let mut decoder = Decoder::new(1 << 20);
-        let mut buf = BytesMut::new();
-        let mut got = vec![];
-        for byte in input {
-            buf.put_u8(byte);
-            while let Some(m) = decoder.decode(&mut buf).unwrap() {
-                got.push(m);
-            }
-        }
-        assert_eq!(got, expected);
+        assert_eq!(decode_bytewise(&input), expected, "fed one byte at a time, the result is the same");
     }
 
     #[test]
@@ -422,18 +443,9 @@ mod tests {
         assert_eq!(decoder.decode(&mut buf).unwrap_err().code.0, 1007);
         // A character split across reads and across fragments is fine.
         let euro = "€".as_bytes();
-        let mut decoder = Decoder::new(1 << 20);
         let mut input = frame(false, 1, &euro[..1]);
         input.extend(frame(true, 0, &euro[1..]));
-        let mut buf = BytesMut::new();
-        let mut got = vec![];
-        for byte in input {
-            buf.put_u8(byte);
-            while let Some(m) = decoder.decode(&mut buf).unwrap() {
-                got.push(m);
-            }
-        }
-        assert_eq!(got, [Message::Text(Bytes::from("€"))]);
+        assert_eq!(decode_bytewise(&input), [Message::Text(Bytes::from("€"))]);
         // The bad byte is in the first fragment: the error comes before the message is complete.
         let mut decoder = Decoder::new(1 << 20);
         let mut buf = BytesMut::from(&frame(false, 1, &[b'a', 0xc0, 0xaf])[..]);
@@ -480,6 +492,21 @@ mod tests {
         let got = decode_with(Decoder::new(1 << 20).with_deflate(1, WebSocketStats::default()), &input).unwrap();
         let expected = Message::Text(Bytes::from(text));
         assert_eq!(got, vec![expected.clone(), Message::Ping(Bytes::new()), expected]);
+    }
+
+    #[test]
+    fn after_a_violation_the_next_frames_are_read_without_the_broken_message() {
+        // Invalid UTF-8 in a continuation, then an incomplete continuation: the close handshake reads on.
+        let mut decoder = Decoder::new(1 << 20);
+        let mut input = frame(false, 1, b"a");
+        input.extend(frame(false, 0, &[0xff; 5]));
+        let next = frame(true, 0, &[b'x'; 10]);
+        input.extend(&next[..next.len() - 9]);
+        let mut buf = BytesMut::from(&input[..]);
+        assert_eq!(decoder.decode(&mut buf).unwrap_err().code.0, 1007);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        buf.put_slice(&next[next.len() - 9..]);
+        assert_eq!(decoder.decode(&mut buf).unwrap_err().code.0, 1002, "a continuation of nothing");
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl Deflater {
         self.idle_pings = 0;
         self.stats.0.compressed_messages_sent.fetch_add(1, Ordering::Relaxed);
         let bits = self.params.server_max_window_bits;
-        let level = self.config.level;
+        let level = self.config.level.min(9);
         match (self.config.mode, cache) {
             (DeflateMode::Shared, Some(cache)) if prefix.len() <= u16::MAX as usize => {
                 let stats = &self.stats;
@@ -256,17 +256,22 @@ pub(crate) enum InflateError {
 /// The receiving side: inflates compressed client messages, never past a size limit.
 pub(crate) struct Inflater {
     state: Option<Decompress>,
+    /// The message's DEFLATE stream ended with a final (BFINAL) block: nothing more may inflate.
+    ended: bool,
     idle_pings: u32,
     release_after: u32,
 }
 
 impl Inflater {
     pub(crate) fn new(release_after: u32) -> Self {
-        Inflater { state: None, idle_pings: 0, release_after }
+        Inflater { state: None, ended: false, idle_pings: 0, release_after }
     }
 
     /// Inflates one fragment of a compressed message into `out`; `last` adds the stripped sync tail. Fails as soon
     /// as `out` would exceed `limit` bytes, having produced at most a chunk more.
+    ///
+    /// A sender may end a message with a final block (BFINAL set) instead of a sync flush; whatever follows the
+    /// end of the stream in that message is ignored.
     pub(crate) fn inflate(
         &mut self,
         input: &[u8],
@@ -276,11 +281,16 @@ impl Inflater {
     ) -> Result<(), InflateError> {
         self.idle_pings = 0;
         let d = self.state.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
-        inflate_into(d, input, out, limit)?;
+        if !self.ended {
+            self.ended = inflate_into(d, input, out, limit)?;
+        }
         if last {
-            inflate_into(d, &SYNC_TAIL, out, limit)?;
+            if !self.ended {
+                inflate_into(d, &SYNC_TAIL, out, limit)?;
+            }
             // Client messages never share a window (client_no_context_takeover): start the next one afresh.
             d.reset(false);
+            self.ended = false;
         }
         Ok(())
     }
@@ -294,12 +304,13 @@ impl Inflater {
     }
 }
 
-fn inflate_into(d: &mut Decompress, mut input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), InflateError> {
+/// Inflates `input` into `out`; returns whether the DEFLATE stream ended (a final block).
+fn inflate_into(d: &mut Decompress, mut input: &[u8], out: &mut BytesMut, limit: usize) -> Result<bool, InflateError> {
     const CHUNK: usize = 16 * 1024;
     loop {
         let len = out.len();
         // One byte past the limit is enough to know it was passed.
-        let room = (limit + 1).saturating_sub(len).min(CHUNK);
+        let room = limit.saturating_add(1).saturating_sub(len).min(CHUNK);
         if room == 0 {
             return Err(InflateError::TooBig);
         }
@@ -315,10 +326,8 @@ fn inflate_into(d: &mut Decompress, mut input: &[u8], out: &mut BytesMut, limit:
         }
         input = &input[consumed..];
         match status {
-            // The client set BFINAL: nothing may follow in this message, and the stream cannot continue.
-            Status::StreamEnd if !input.is_empty() => return Err(InflateError::Corrupt),
-            Status::StreamEnd => return Ok(()),
-            _ if input.is_empty() && produced < room => return Ok(()),
+            Status::StreamEnd => return Ok(true),
+            _ if input.is_empty() && produced < room => return Ok(false),
             _ if consumed == 0 && produced == 0 => return Err(InflateError::Corrupt),
             _ => {}
         }
@@ -396,6 +405,21 @@ mod tests {
         let mut out = BytesMut::new();
         deflater.compress(b"{", &body, None, &mut out);
         assert!(client_inflate(&mut client, &out).ends_with(&body));
+    }
+
+    #[test]
+    fn a_message_may_end_with_a_final_block() {
+        // "Hello" in one final fixed-Huffman block (the example of RFC 7692 section 7.2.3.4).
+        let final_block = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut inflater = Inflater::new(1);
+        let mut out = BytesMut::new();
+        inflater.inflate(&final_block, true, &mut out, 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
+        // The next message starts afresh, and a final block may end a fragmented message too.
+        let mut out = BytesMut::new();
+        inflater.inflate(&final_block[..3], false, &mut out, 100).unwrap();
+        inflater.inflate(&final_block[3..], true, &mut out, 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
     }
 
     #[test]

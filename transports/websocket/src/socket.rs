@@ -75,7 +75,7 @@ where
         }
         WebSocket {
             input,
-            read_buf: BytesMut::with_capacity(1024),
+            read_buf: BytesMut::new(),
             decoder,
             deflater,
             output,
@@ -175,10 +175,6 @@ where
                 deflater.compress(prefix, body, cache, &mut self.scratch);
                 write_header(out, true, RSV1, opcode, self.scratch.len());
                 out.put_slice(&self.scratch);
-                // Large one-off buffers are not kept per connection.
-                if self.scratch.capacity() > 64 * 1024 {
-                    self.scratch = BytesMut::new();
-                }
             }
             _ => {
                 write_header(out, true, 0, opcode, len);
@@ -195,7 +191,8 @@ where
     /// Ends the connection: sends the close frame and waits (up to the close timeout) for the client's.
     pub async fn close(&mut self, close: Close) {
         self.send_close(close.code, &close.reason).await;
-        if !self.close_sent {
+        // Nothing to wait for when the close frame did not go out, or the client's close already came.
+        if !self.close_sent || self.peer_closed.is_some() {
             return;
         }
         // Wait (briefly) for the client's close frame, so that the client closes the TCP connection first.
@@ -275,9 +272,12 @@ where
                 if let Some(deflater) = &mut self.deflater {
                     deflater.tick();
                 }
-                if self.read_buf.is_empty() && self.read_buf.capacity() > 64 * 1024 {
-                    self.read_buf = BytesMut::with_capacity(1024);
+                // An idle connection keeps no buffers: `capacity()` does not show an allocation still held
+                // through split-off messages, so the buffers are replaced whenever they are empty.
+                if self.read_buf.is_empty() {
+                    self.read_buf = BytesMut::new();
                 }
+                self.scratch = BytesMut::new();
                 Ok(())
             }
         }
