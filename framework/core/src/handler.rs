@@ -246,7 +246,7 @@ impl Context {
 
     /// Sends `data` to this session only, as a `push` frame for this topic.
     pub fn push<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), PushError> {
-        let raw = serde_json::value::to_raw_value(data).map_err(|_| PushError::Closed)?;
+        let raw = serde_json::value::to_raw_value(data).map_err(|_| PushError::Encode)?;
         self.session.push(tidings_protocol::encode::push_body(&self.topic, &raw)).map(drop)
     }
 }

@@ -25,6 +25,9 @@ pub enum PushError {
     /// The session is closing or closed.
     #[error("the session is closed")]
     Closed,
+    /// The payload could not be encoded as JSON.
+    #[error("the payload could not be encoded as JSON")]
+    Encode,
 }
 
 pub(crate) struct Outbox {
