@@ -1,9 +1,11 @@
-//! Support for the integration tests: a real server on a free loopback port, and a raw WebSocket client that can
-//! send what a well-behaved client never would.
+//! Support for the integration tests: a real server on a free loopback port, and raw WebSocket and HTTP clients
+//! that can do what a well-behaved client never would.
 
 pub mod handlers;
+pub mod http;
 mod raw;
 mod server;
+mod transports;
 
 pub use raw::{RawFrame, RawSocket};
 pub use server::TestServer;

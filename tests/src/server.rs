@@ -52,6 +52,11 @@ impl TestServer {
         TestServer { hub, addr, stop: Some(stop), thread: Some(thread) }
     }
 
+    /// The HTTP base of the endpoint (`http://ADDR/realtime`): the SSE, long-polling and send endpoints are below it.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/realtime", self.addr)
+    }
+
     /// The WebSocket URL of the endpoint.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/realtime/ws", self.addr)

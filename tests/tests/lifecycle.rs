@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tidings::websocket::WebSocketConfig;
 use tidings::{Endpoint, HubConfig};
-use tidings_client::{Client, CloseCode};
+use tidings_client::{Client, ClientOptions, CloseCode};
 use tidings_tests::handlers::demo_hub;
 use tidings_tests::{RawSocket, TestServer};
 
@@ -55,8 +55,10 @@ async fn a_silent_client_is_closed_with_4001_and_a_responsive_one_is_kept() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_closes_every_connection_with_1001() {
     let server = TestServer::start(demo_hub(HubConfig::default()));
-    let a = Client::connect(&server.ws_url()).await.unwrap();
-    let b = Client::connect(&server.ws_url()).await.unwrap();
+    // 1001 invites a reconnect: these clients are told not to, so that the close is what they end with.
+    let once = || ClientOptions { max_reconnect_attempts: Some(0), ..Default::default() };
+    let a = Client::connect_with(&server.ws_url(), once()).await.unwrap();
+    let b = Client::connect_with(&server.ws_url(), once()).await.unwrap();
     let mut sub = a.subscribe("news:x").await.unwrap();
     let mut raw = RawSocket::connect(server.addr, "/realtime/ws").await;
     server.hub.publish("news:x", &"before").await.unwrap();
@@ -99,4 +101,37 @@ async fn a_client_that_stops_reading_is_closed_and_freed() {
     }
     assert_eq!(server.hub.subscriber_count("news:flood"), 1);
     drop(raw);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_websocket_resumes_its_session_and_a_newer_one_supersedes_it() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let mut first = RawSocket::connect(server.addr, "/realtime/ws").await;
+    let session = first.next_json().await["session"].as_str().unwrap().to_owned();
+    first.send_text(r#"{"type":"subscribe","id":1,"topic":"news:x"}"#).await;
+    assert_eq!(first.next_json().await["seq"], 1);
+    server.hub.publish("news:x", &"a").await.unwrap();
+    assert_eq!(first.next_json().await["seq"], 2);
+    // Dropped as a network failure would: no close frame, the TCP connection just ends.
+    assert!(server.hub.drop_connection(&session));
+    assert!(first.next().await.is_none(), "no close frame on a dropped connection");
+    server.hub.publish("news:x", &"b").await.unwrap();
+    // The client processed frame 1 only: 2 and 3 come again, once each.
+    let mut second = RawSocket::connect(server.addr, &format!("/realtime/ws?session={session}&ack=1")).await;
+    let welcome = second.next_json().await;
+    assert_eq!((welcome["session"].as_str(), welcome["resumed"].as_bool()), (Some(session.as_str()), Some(true)));
+    assert_eq!(
+        (second.next_json().await["seq"].as_u64(), second.next_json().await["data"].as_str()),
+        (Some(2), Some("b"))
+    );
+    // A third connection takes over: the second is told 4500, and is not to reconnect.
+    let mut third = RawSocket::connect(server.addr, &format!("/realtime/ws?session={session}&ack=3")).await;
+    assert_eq!(third.next_json().await["resumed"], true);
+    assert_eq!(second.expect_close().await, 4500);
+    server.hub.publish("news:x", &"c").await.unwrap();
+    assert_eq!(third.next_json().await["seq"], 4);
+    // A bad ack is refused before the upgrade.
+    let (head, _) = RawSocket::handshake(server.addr, &format!("/realtime/ws?session={session}&ack=x"), &[]).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert_eq!(server.hub.session_count(), 1);
 }

@@ -5,10 +5,10 @@ use tidings_protocol::CloseCode;
 /// What can go wrong.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    /// The connection could not be opened (refused, bad URL, handshake refused by the server).
+    /// No transport could be opened (refused, bad URL, handshake refused by the server, no `welcome` in time).
     #[error("could not connect: {0}")]
     Connect(String),
-    /// The connection is closed; the close code when the server sent one.
+    /// The client is closed for good; the close code when the server sent one.
     #[error("connection closed ({})", .0.map_or("no close code".to_string(), |c| c.0.to_string()))]
     Closed(Option<CloseCode>),
     /// No answer arrived within the request timeout.
@@ -25,6 +25,13 @@ pub enum Error {
     /// A reply did not have the expected shape.
     #[error("unexpected reply: {0}")]
     Decode(String),
+    /// The server lost the session (it started a new one) after the request was sent and before its answer came:
+    /// the request may or may not have been carried out.
+    #[error("the session was lost before the answer came")]
+    SessionLost,
+    /// Too many frames are waiting to be sent (the connection is down, or far behind).
+    #[error("too many frames waiting to be sent")]
+    QueueFull,
 }
 
 impl Error {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tidings_protocol::{Member, StreamPosition};
 use tokio::sync::mpsc;
 
-use crate::connection::Client;
+use crate::client::Client;
 use crate::error::Error;
 
 /// A publication of a topic.
@@ -36,10 +36,17 @@ pub enum Event {
     MemberJoined(Member),
     /// A member left the room.
     MemberLeft(Member),
+    /// The server lost the session and the client subscribed again, but some publications made meanwhile were no
+    /// longer in the topic's history: they are missed for good, and state derived from the topic should be
+    /// reloaded. (Those still in history were recovered and came before this, as usual publications.)
+    Gap,
+    /// The room's member list, replaced after the client joined it again in a new session (members may have come
+    /// and gone unseen). [`Room::next`] applies it to [`Room::presence`].
+    Presence(Vec<Member>),
 }
 
-/// A subscription to a topic: a stream of its [`Event`]s, ending when the connection does. Dropping it
-/// unsubscribes.
+/// A subscription to a topic: a stream of its [`Event`]s. It lasts across reconnections, and ends when the client
+/// is closed (or when subscribing again in a new session is refused). Dropping it unsubscribes.
 pub struct Subscription {
     client: Client,
     topic: String,
@@ -69,7 +76,7 @@ impl Subscription {
         &self.position
     }
 
-    /// The next event; `None` once the connection has ended.
+    /// The next event; `None` once the subscription has ended.
     pub async fn next(&mut self) -> Option<Event> {
         self.events.recv().await
     }
@@ -91,7 +98,7 @@ impl Subscription {
     async fn end(&mut self, kind: &str) -> Result<(), Error> {
         self.live = false;
         self.client.shared().forget(&self.topic);
-        self.client.shared().request::<()>(kind, &self.topic, None).await.map(drop)
+        self.client.shared().request::<()>(kind, &self.topic, None, false).await.map(drop)
     }
 }
 
@@ -141,7 +148,7 @@ impl Room {
         &self.presence
     }
 
-    /// The next event; member events update [`Room::presence`]. `None` once the connection has ended.
+    /// The next event; member events update [`Room::presence`]. `None` once the membership has ended.
     pub async fn next(&mut self) -> Option<Event> {
         let event = self.subscription.next().await?;
         match &event {
@@ -150,6 +157,7 @@ impl Room {
                 self.presence.push(member.clone());
             }
             Event::MemberLeft(member) => self.presence.retain(|m| m.session != member.session),
+            Event::Presence(members) => self.presence.clone_from(members),
             _ => {}
         }
         Some(event)

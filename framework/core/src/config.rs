@@ -26,6 +26,9 @@ pub struct HubConfig {
     /// How long a write to a client may wait for the connection to take it. A client that accepts nothing for this
     /// long is closed with 4000 (slow consumer) and its session freed.
     pub write_timeout: std::time::Duration,
+    /// How long a session whose connection was lost waits for its client to resume it, on any transport, before it
+    /// ends (leaving its rooms and topics).
+    pub resume_window: std::time::Duration,
 }
 
 impl Default for HubConfig {
@@ -38,6 +41,7 @@ impl Default for HubConfig {
             max_history_page: 1000,
             inbound_queue: 32,
             write_timeout: std::time::Duration::from_secs(10),
+            resume_window: std::time::Duration::from_secs(120),
         }
     }
 }

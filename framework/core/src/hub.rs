@@ -127,8 +127,9 @@ impl Hub {
     /// sessions were still open when it gave up waiting.
     pub async fn shutdown(&self, timeout: Duration) -> usize {
         self.inner.shutting_down.store(true, Ordering::Release);
-        for session in self.inner.sessions.iter() {
-            session.outbox.close(Close::going_away());
+        let sessions: Vec<Arc<SessionRef>> = self.inner.sessions.iter().map(|s| s.value().clone()).collect();
+        for session in sessions {
+            session.close(Close::going_away());
         }
         let all_ended = async {
             loop {
@@ -182,13 +183,17 @@ impl Hub {
         }
     }
 
+    pub(crate) fn session_ref(&self, id: &str) -> Option<Arc<SessionRef>> {
+        self.inner.sessions.get(id).map(|s| s.value().clone())
+    }
+
     pub(crate) fn unregister(&self, session: &SessionId) {
         self.inner.sessions.remove(session);
         self.inner.session_ended.notify_waiters();
     }
 
     /// Makes `session` a local subscriber of `topic`, asking the broker for the topic if it is new on this node.
-    pub(crate) async fn attach(&self, topic: &str, session: &Arc<SessionRef>) -> Result<(), BrokerError> {
+    pub(crate) async fn add_subscriber(&self, topic: &str, session: &Arc<SessionRef>) -> Result<(), BrokerError> {
         if self.inner.subscribers.add(topic, session) {
             if let Err(e) = self.inner.broker.subscribe(topic).await {
                 self.inner.subscribers.remove(topic, &session.id);
@@ -198,7 +203,7 @@ impl Hub {
         Ok(())
     }
 
-    pub(crate) async fn detach(&self, topic: &str, session: &SessionId) {
+    pub(crate) async fn remove_subscriber(&self, topic: &str, session: &SessionId) {
         if self.inner.subscribers.remove(topic, session) {
             if let Err(e) = self.inner.broker.unsubscribe(topic).await {
                 tracing::warn!(topic, error = %e, "broker unsubscribe failed");
@@ -216,10 +221,11 @@ impl BrokerSink for HubSink {
         let Some(hub) = self.0.upgrade() else { return };
         match delivery {
             Delivery::Publication(p) => {
-                hub.subscribers.deliver(&p.topic, None, || encode::publication_body(&p.topic, &p.position, &p.data));
+                let body = || encode::publication_body(&p.topic, &p.position, &p.data);
+                hub.subscribers.deliver(&p.topic, None, Some(p.position.offset), body);
             }
             Delivery::Event { topic, body, exclude } => {
-                hub.subscribers.deliver(&topic, exclude.as_ref(), || body);
+                hub.subscribers.deliver(&topic, exclude.as_ref(), None, || body);
             }
         }
     }

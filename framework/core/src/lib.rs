@@ -16,6 +16,7 @@
 //! outbound queue whose frames carry a sequence number. A publication is encoded once and its bytes shared by
 //! every recipient. See `docs/` in the repository for the protocol and a guide per concept.
 
+mod attach;
 pub mod broker;
 mod close;
 mod config;
@@ -31,6 +32,7 @@ pub mod testkit;
 mod transport;
 
 pub use async_trait::async_trait;
+pub use attach::{AttachError, Attachment, Connect, ResumeFrom, SessionGone, SessionHandle};
 pub use broker::{
     Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker, MemoryBrokerConfig, Publication,
 };
@@ -41,7 +43,7 @@ pub use hub::{Hub, HubBuilder, PublishError};
 pub use identity::{Identity, SessionId};
 pub use presence::{MemoryPresence, Presence};
 pub use router::PatternError;
-pub use session::PushError;
+pub use session::{Next, PushError};
 pub use tidings_protocol as protocol;
 pub use tidings_protocol::{CloseCode, EncodedFrame, ErrorCode, Member, StreamPosition};
 pub use transport::{Transport, TransportError};

@@ -35,15 +35,23 @@ impl Subscribers {
     }
 
     /// Pushes a frame body to every local subscriber of `topic` but `exclude`. The body is built only if there is
-    /// at least one recipient, and once for all of them. Returns how many sessions it was queued for.
-    pub(crate) fn deliver(&self, topic: &str, exclude: Option<&SessionId>, body: impl FnOnce() -> Bytes) -> usize {
+    /// at least one recipient, and once for all of them. `offset` is the publication's, when the body is one.
+    /// Returns how many sessions it was queued for.
+    pub(crate) fn deliver(
+        &self,
+        topic: &str,
+        exclude: Option<&SessionId>,
+        offset: Option<u64>,
+        body: impl FnOnce() -> Bytes,
+    ) -> usize {
         let Some(sessions) = self.topics.get(topic) else { return 0 };
         let body = body();
         // One cache for every copy, so that a transport compresses (or otherwise re-encodes) the body once.
         let cache = Arc::new(EncodingCache::default());
         let mut delivered = 0;
         for (id, session) in sessions.iter() {
-            if Some(id) != exclude && session.push_shared(body.clone(), Some(cache.clone())).is_ok() {
+            let publication = offset.map(|offset| (topic, offset));
+            if Some(id) != exclude && session.push_shared(body.clone(), Some(cache.clone()), publication).is_ok() {
                 delivered += 1;
             }
         }

@@ -104,6 +104,8 @@ pub struct TestClient {
     closed: Option<Close>,
     next_id: u64,
     timeout: Duration,
+    resumed: bool,
+    last_seq: std::cell::Cell<u64>,
 }
 
 impl TestClient {
@@ -114,14 +116,20 @@ impl TestClient {
 
     /// Connects a client with the given identity.
     pub async fn connect_as(hub: &Hub, identity: Identity) -> TestClient {
+        TestClient::connect_with(hub, crate::Connect::new(identity)).await
+    }
+
+    /// Connects as `connect` says: to resume a session, say. [`TestClient::resumed`] tells whether it did.
+    pub async fn connect_with(hub: &Hub, connect: crate::Connect) -> TestClient {
         let (to_server, from_client) = mpsc::unbounded_channel();
         let (to_client, mut from_server) = mpsc::unbounded_channel();
         let transport = InProcess { to_client, from_client };
         let served = hub.clone();
-        actix::spawn(async move { served.serve(transport, identity).await });
-        let session = match from_server.recv().await {
+        let resuming_after = connect.resume.as_ref().map_or(0, |r| r.ack);
+        actix::spawn(async move { served.serve(transport, connect).await });
+        let (session, resumed) = match from_server.recv().await {
             Some(Downstream::Frame(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(ServerFrame::Welcome { session, .. }) => session,
+                Ok(ServerFrame::Welcome { session, resumed, .. }) => (session, resumed),
                 other => panic!("expected a welcome frame, got {other:?}"),
             },
             Some(Downstream::Closed(close)) => panic!("the hub refused the connection: {close:?}"),
@@ -137,7 +145,19 @@ impl TestClient {
             closed: None,
             next_id: 1,
             timeout: Duration::from_secs(2),
+            resumed,
+            last_seq: std::cell::Cell::new(if resumed { resuming_after } else { 0 }),
         }
+    }
+
+    /// Whether this connection continues an existing session (`welcome.resumed`).
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// The highest `seq` this client has received (and acknowledged): where a resume continues from.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.get()
     }
 
     /// How long helpers wait for an expected frame.
@@ -296,7 +316,10 @@ impl TestClient {
         let deadline = tokio::time::Instant::now() + self.timeout;
         while self.closed.is_none() {
             match tokio::time::timeout_at(deadline, self.from_server.recv()).await {
-                Ok(Some(Downstream::Frame(bytes))) => self.pending.push_back(decode(&bytes)),
+                Ok(Some(Downstream::Frame(bytes))) => {
+                    let frame = self.receive(&bytes);
+                    self.pending.push_back(frame);
+                }
                 Ok(Some(Downstream::Closed(close))) => self.closed = Some(close),
                 Ok(None) => panic!("the connection ended without a close"),
                 Err(_) => panic!("the server did not close the connection within {:?}", self.timeout),
@@ -311,6 +334,17 @@ impl TestClient {
         self.hub.session_ended(&self.session).await;
     }
 
+    /// Decodes a frame and acknowledges it, as a real client does, so that the session can forget it.
+    fn receive(&self, bytes: &[u8]) -> ServerFrame {
+        let frame = decode(bytes);
+        if let Some(seq) = frame.seq() {
+            assert_eq!(seq, self.last_seq.get() + 1, "frames must arrive in seq order without gaps or doubles");
+            self.last_seq.set(seq);
+            self.send_raw(format!(r#"{{"type":"ack","seq":{seq}}}"#));
+        }
+        frame
+    }
+
     async fn take(&mut self, what: &str, wanted: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
         if let Some(i) = self.pending.iter().position(&wanted) {
             return self.pending.remove(i).expect("index from position");
@@ -322,7 +356,7 @@ impl TestClient {
             }
             match tokio::time::timeout_at(deadline, self.from_server.recv()).await {
                 Ok(Some(Downstream::Frame(bytes))) => {
-                    let frame = decode(&bytes);
+                    let frame = self.receive(&bytes);
                     if wanted(&frame) {
                         return frame;
                     }

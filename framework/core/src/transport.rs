@@ -3,21 +3,21 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use actix::Actor;
 use async_trait::async_trait;
 use bytes::Bytes;
-use tidings_protocol::{encode, CloseCode, EncodedFrame};
+use tidings_protocol::{CloseCode, EncodedFrame};
 use tracing::Instrument;
 
+use crate::attach::{AttachError, Attachment, Connect};
 use crate::close::Close;
 use crate::hub::Hub;
-use crate::identity::Identity;
-use crate::session::{End, Inbound, Session, SessionRef, SessionState};
+use crate::identity::SessionId;
+use crate::session::{Inbound, Next, Routed, Session};
 
 /// A connection that carries protocol frames between one client and its session.
 ///
-/// A transport implements four methods and hands itself to [`Hub::serve`], which creates the session, sends
-/// `welcome`, and then moves frames both ways until either side closes. The session never learns which transport
+/// A transport implements four methods and hands itself to [`Hub::serve`], which attaches it to a new or resumed
+/// session, sends `welcome`, and then moves frames both ways until either side closes or the connection is lost. The session never learns which transport
 /// it has. WebSocket, and the in-process transport of the testkit, are implementations; `docs/custom-transports.md`
 /// walks through writing one.
 ///
@@ -62,7 +62,8 @@ pub trait Transport: 'static {
     async fn send(&mut self, frames: &[EncodedFrame]) -> Result<(), TransportError>;
 
     /// Waits for the next frame from the client: `Ok(Some(text))`, or `Ok(None)` when the client closed the
-    /// connection cleanly.
+    /// connection cleanly, which ends its session. A connection that breaks is `Err(TransportError::Lost)`: the
+    /// session then waits for the client to resume it.
     ///
     /// Must be cancel-safe: the loop drops a pending `recv` whenever it has frames to send, and calls it again.
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError>;
@@ -70,6 +71,18 @@ pub trait Transport: 'static {
     /// Ends the connection with `close` (and, where the transport has one, a close handshake). Called at most once,
     /// and never after `recv` returned `Ok(None)` or an error that ended the connection.
     async fn close(&mut self, close: Close);
+
+    /// Called once, before the first `send`, with the session the connection is attached to and the `seq` it
+    /// resumes after (0 for a new session). A transport that labels its messages with them (SSE event ids) keeps
+    /// them; the default ignores them.
+    fn attached(&mut self, session: &SessionId, resumed_after: u64) {
+        let _ = (session, resumed_after);
+    }
+
+    /// Ends the connection at once, without a close, as a network failure would (`Hub::drop_connection`). The
+    /// transport is dropped right after; implement this when dropping alone would end the connection gracefully
+    /// or late.
+    fn abort(&mut self) {}
 }
 
 /// Why a transport could not go on.
@@ -86,43 +99,69 @@ pub enum TransportError {
 /// How many frames the loop hands to [`Transport::send`] at once.
 const SEND_BATCH: usize = 64;
 
+/// How a connection ended, for the session.
+enum Outcome {
+    /// The session is over: the client closed it, or the server closed it with a close that says "give up".
+    End(Option<Close>),
+    /// The connection was lost or timed out: the session waits for its client to resume it.
+    Lost(Option<Close>),
+    /// A newer connection took the session over.
+    Superseded(Close),
+}
+
 impl Hub {
-    /// Runs a session over `transport` until the connection ends: creates the session for `identity`, sends
-    /// `welcome`, then moves frames both ways. Returns the close that ended the connection, if the server ended it.
+    /// Runs a connection over `transport` until it ends: attaches it to a new session or the one `connect`
+    /// resumes, sends `welcome`, then moves frames both ways. Returns the close the server sent, if it sent one.
+    ///
+    /// When the connection is lost (or times out) the session stays for `HubConfig::resume_window`, for its client
+    /// to resume on any transport; when the client closes it, or the server closes it for good, the session ends.
     ///
     /// Call it on an actix runtime (an actix-web worker, `#[actix_web::main]`, or `actix_rt::System`).
-    pub async fn serve<T: Transport>(&self, mut transport: T, identity: Identity) -> Option<Close> {
-        if self.is_shutting_down() {
-            let close = Close::going_away();
-            transport.close(close.clone()).await;
-            return Some(close);
+    pub async fn serve<T: Transport>(&self, mut transport: T, connect: Connect) -> Option<Close> {
+        let attachment = match self.attach(connect) {
+            Ok(attachment) => attachment,
+            Err(AttachError::ShuttingDown) => {
+                let close = Close::going_away();
+                transport.close(close.clone()).await;
+                return Some(close);
+            }
+        };
+        transport.attached(attachment.session_id(), attachment.resumed_from().unwrap_or(0));
+        let span = tracing::info_span!(
+            "connection",
+            session = %attachment.session_id(),
+            transport = transport.name(),
+            resumed = attachment.resumed_from().is_some()
+        );
+        let outcome = pump(self, &attachment, &mut transport).instrument(span.clone()).await;
+        let _entered = span.enter();
+        match outcome {
+            Outcome::End(close) => {
+                tracing::info!(close = ?close.as_ref().map(|c| c.code.0), "connection ended; session over");
+                attachment.end();
+                close
+            }
+            Outcome::Lost(close) => {
+                tracing::info!(close = ?close.as_ref().map(|c| c.code.0), "connection lost; session resumable");
+                attachment.detach();
+                close
+            }
+            Outcome::Superseded(close) => {
+                tracing::debug!("connection superseded by a newer one");
+                Some(close)
+            }
         }
-        let me = SessionRef::new(identity, self.config());
-        let span = tracing::info_span!("session", id = %me.id, transport = transport.name(), user = me.identity.user.as_deref());
-        self.register(&me);
-        let state = SessionState::new(self.clone(), me.clone());
-        let actor = Session::new(state, span.clone()).start();
-        let outcome = pump(self, &me, &actor, &mut transport).instrument(span.clone()).await;
-        // The actor finishes the request in hand, then leaves its topics and unregisters the session.
-        actor.do_send(End);
-        span.in_scope(|| tracing::info!(close = ?outcome.as_ref().map(|c| c.code.0), "connection ended"));
-        outcome
     }
 }
 
 /// Moves frames until the connection ends.
-async fn pump<T: Transport>(
-    hub: &Hub,
-    me: &SessionRef,
-    actor: &actix::Addr<Session>,
-    transport: &mut T,
-) -> Option<Close> {
+async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut T) -> Outcome {
     tracing::info!("connection opened");
     let write_timeout = hub.config().write_timeout;
-    let welcome = [encode::welcome(me.id.as_str(), tidings_protocol::VERSION)];
-    if let Err(e) = write(transport, &welcome, write_timeout).await {
+    let session = attachment.handle();
+    if let Err(e) = write(transport, &[attachment.welcome()], write_timeout).await {
         tracing::debug!(error = %e, "lost before welcome");
-        return end_after(e, transport, write_timeout).await;
+        return after_error(e, transport, write_timeout).await;
     }
     let max_message = hub.config().max_message_bytes;
     let mut batch = Vec::with_capacity(SEND_BATCH);
@@ -131,32 +170,46 @@ async fn pump<T: Transport>(
     let mut waiting: Option<Pin<Box<actix::dev::Request<Session, Inbound>>>> = None;
     loop {
         tokio::select! {
-            close = me.outbox.next(&mut batch, SEND_BATCH) => {
-                if let Some(close) = close {
-                    return Some(close_within(transport, close, write_timeout).await);
+            next = attachment.next(&mut batch, SEND_BATCH) => match next {
+                Next::Frames => {
+                    if let Err(e) = write(transport, &batch, write_timeout).await {
+                        tracing::debug!(error = %e, "send failed");
+                        return after_error(e, transport, write_timeout).await;
+                    }
+                    batch.clear();
                 }
-                if let Err(e) = write(transport, &batch, write_timeout).await {
-                    tracing::debug!(error = %e, "send failed");
-                    return end_after(e, transport, write_timeout).await;
+                Next::Close(close) => return Outcome::End(Some(close_within(transport, close, write_timeout).await)),
+                Next::Superseded => {
+                    let close = Close::new(CloseCode::SUPERSEDED, "the session continues on a newer connection");
+                    return Outcome::Superseded(close_within(transport, close, write_timeout).await);
                 }
-                batch.clear();
-            }
+                Next::Dropped => {
+                    transport.abort();
+                    return Outcome::Lost(None);
+                }
+            },
             _ = async { waiting.as_mut().expect("guarded by is_some").await }, if waiting.is_some() => waiting = None,
             inbound = transport.recv(), if waiting.is_none() => match inbound {
                 Ok(Some(frame)) if frame.len() > max_message => {
                     let close = Close::new(CloseCode::MESSAGE_TOO_BIG, format!("messages are limited to {max_message} bytes"));
                     tracing::info!(size = frame.len(), "client message over the size limit");
-                    return Some(close_within(transport, close, write_timeout).await);
+                    return Outcome::End(Some(close_within(transport, close, write_timeout).await));
                 }
-                Ok(Some(frame)) => match actor.try_send(Inbound(frame)) {
-                    Ok(()) => {}
-                    Err(actix::dev::SendError::Full(frame)) => waiting = Some(Box::pin(actor.send(frame))),
-                    Err(actix::dev::SendError::Closed(_)) => return None,
+                Ok(Some(frame)) => match session.0.route(frame) {
+                    Routed::Acked => {}
+                    Routed::Request(inbound) => {
+                        let Some(actor) = session.0.actor.get() else { return Outcome::End(None) };
+                        match actor.try_send(inbound) {
+                            Ok(()) => {}
+                            Err(actix::dev::SendError::Full(frame)) => waiting = Some(Box::pin(actor.send(frame))),
+                            Err(actix::dev::SendError::Closed(_)) => return Outcome::End(None),
+                        }
+                    }
                 },
-                Ok(None) => return None,
+                Ok(None) => return Outcome::End(None),
                 Err(e) => {
                     tracing::info!(error = %e, "transport ended the connection");
-                    return end_after(e, transport, write_timeout).await;
+                    return after_error(e, transport, write_timeout).await;
                 }
             },
         }
@@ -178,10 +231,19 @@ async fn write<T: Transport>(
     }
 }
 
-async fn end_after<T: Transport>(error: TransportError, transport: &mut T, timeout: Duration) -> Option<Close> {
+/// A transport error ends the connection; the session stays resumable unless the close says "give up".
+async fn after_error<T: Transport>(error: TransportError, transport: &mut T, timeout: Duration) -> Outcome {
     match error {
-        TransportError::Close(close) => Some(close_within(transport, close, timeout).await),
-        TransportError::Lost(_) => None,
+        TransportError::Close(close) => {
+            let resumable = close.code.should_reconnect();
+            let close = close_within(transport, close, timeout).await;
+            if resumable {
+                Outcome::Lost(Some(close))
+            } else {
+                Outcome::End(Some(close))
+            }
+        }
+        TransportError::Lost(_) => Outcome::Lost(None),
     }
 }
 

@@ -22,11 +22,12 @@ use crate::topic;
 /// use tidings_protocol::{ClientFrame, Request};
 /// let frame = ClientFrame::decode(br#"{"type":"subscribe","id":1,"topic":"news"}"#).unwrap();
 /// assert_eq!(frame.id, Some(1));
-/// assert!(matches!(frame.request(), Ok(Request::Subscribe { topic: "news" })));
+/// assert!(matches!(frame.request(), Ok(Request::Subscribe { topic: "news", since: None })));
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClientFrame<'a> {
-    /// The frame type: `subscribe`, `unsubscribe`, `join`, `leave`, `message`, `publish` or `history`.
+    /// The frame type: `subscribe`, `unsubscribe`, `join`, `leave`, `message`, `publish`, `history`, `ack` or
+    /// `close`.
     #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
     /// The request id. When present, the server answers with exactly one `reply` or `error` carrying it.
@@ -38,9 +39,13 @@ pub struct ClientFrame<'a> {
     /// The payload, as raw JSON.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub data: Option<&'a RawValue>,
-    /// For `history`: return publications after this position.
+    /// For `history`: return publications after this position. For `subscribe` and `join`: first send the
+    /// retained publications after this position (recovery after a session was lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<StreamPosition>,
+    /// For `ack`: the client has processed every server frame up to this sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// For `history`: return at most this many publications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -53,6 +58,8 @@ pub enum Request<'a> {
     Subscribe {
         /// The topic.
         topic: &'a str,
+        /// Recover: first send the retained publications after this position.
+        since: Option<&'a StreamPosition>,
     },
     /// Stop receiving the topic's publications (for a joined room, the same as `Leave`).
     Unsubscribe {
@@ -65,6 +72,8 @@ pub enum Request<'a> {
         topic: &'a str,
         /// Parameters for the room's handler (a nickname, say); `None` when absent or `null`.
         data: Option<&'a RawValue>,
+        /// Recover: first send the retained publications after this position.
+        since: Option<&'a StreamPosition>,
     },
     /// Stop being a member of a room.
     Leave {
@@ -94,6 +103,13 @@ pub enum Request<'a> {
         /// At most this many publications (the server also applies its own cap).
         limit: Option<u32>,
     },
+    /// The client has processed every server frame up to `seq`: the session may forget them.
+    Ack {
+        /// The highest sequence number processed.
+        seq: u64,
+    },
+    /// The client is done: end the session (it will not resume).
+    Close,
 }
 
 /// Why a client frame could not be turned into a [`Request`].
@@ -122,9 +138,9 @@ impl<'a> ClientFrame<'a> {
     pub fn request(&'a self) -> Result<Request<'a>, FrameError> {
         let topic = || self.topic_checked();
         Ok(match &*self.kind {
-            "subscribe" => Request::Subscribe { topic: topic()? },
+            "subscribe" => Request::Subscribe { topic: topic()?, since: self.since.as_ref() },
             "unsubscribe" => Request::Unsubscribe { topic: topic()? },
-            "join" => Request::Join { topic: topic()?, data: self.data_present() },
+            "join" => Request::Join { topic: topic()?, data: self.data_present(), since: self.since.as_ref() },
             "leave" => Request::Leave { topic: topic()? },
             "message" => Request::Message { topic: topic()?, data: self.data_present() },
             "publish" => {
@@ -133,6 +149,8 @@ impl<'a> ClientFrame<'a> {
                 Request::Publish { topic, data }
             }
             "history" => Request::History { topic: topic()?, since: self.since.as_ref(), limit: self.limit },
+            "ack" => Request::Ack { seq: self.seq.ok_or_else(|| self.error(ErrorCode::BAD_FRAME, "ack needs seq"))? },
+            "close" => Request::Close,
             other => {
                 return Err(self.error(ErrorCode::UNKNOWN_TYPE, format!("unknown frame type {other:?}")));
             }
@@ -178,6 +196,11 @@ mod tests {
         assert!(check(r#"{"type":"join","id":2,"topic":"room:1","data":{"nick":"x"}}"#).unwrap().starts_with("Join"));
         assert!(check(r#"{"type":"history","topic":"a","since":{"offset":3,"epoch":"e"},"limit":5}"#).is_ok());
         assert!(check(r#"{"type":"publish","topic":"a","data":[1,2]}"#).is_ok());
+        assert!(check(r#"{"type":"subscribe","topic":"a","since":{"offset":3,"epoch":"e"}}"#)
+            .unwrap()
+            .contains("offset: 3"));
+        assert_eq!(check(r#"{"type":"ack","seq":12}"#).unwrap(), "Ack { seq: 12 }");
+        assert_eq!(check(r#"{"type":"close"}"#).unwrap(), "Close");
         // Unknown fields are ignored, for forward compatibility.
         assert!(check(r#"{"type":"leave","topic":"a","extra":true}"#).is_ok());
     }
@@ -192,6 +215,8 @@ mod tests {
         assert_eq!((e.id, e.code), (Some(5), ErrorCode::BAD_TOPIC));
         let e = check(r#"{"type":"publish","id":6,"topic":"a","data":null}"#).unwrap_err();
         assert_eq!((e.id, e.code), (Some(6), ErrorCode::BAD_FRAME));
+        let e = check(r#"{"type":"ack","id":8}"#).unwrap_err();
+        assert_eq!((e.id, e.code), (Some(8), ErrorCode::BAD_FRAME));
         let e = check(r#"{"type":5,"id":7}"#).unwrap_err();
         assert_eq!((e.id, e.code), (Some(7), ErrorCode::BAD_FRAME));
     }

@@ -113,6 +113,8 @@ impl CloseCode {
     pub const SLOW_CONSUMER: CloseCode = CloseCode(4000);
     /// Nothing was heard from the client (not even a pong) within the idle timeout. Reconnect.
     pub const IDLE_TIMEOUT: CloseCode = CloseCode(4001);
+    /// The session was resumed on a newer connection; this one is obsolete. Do not reconnect it.
+    pub const SUPERSEDED: CloseCode = CloseCode(4500);
 
     /// Whether a client should reconnect (with backoff) after the server closed with this code.
     ///

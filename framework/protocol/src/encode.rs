@@ -160,11 +160,22 @@ impl Fields {
     }
 }
 
-/// `welcome`: the first frame of every connection.
-pub fn welcome(session: &str, protocol: u32) -> EncodedFrame {
+/// `welcome`: the first frame of every connection. `resumed` when it continues an existing session.
+pub fn welcome(session: &str, protocol: u32, resumed: bool, resume_window_ms: u64) -> EncodedFrame {
     let body = body("welcome", |f| {
         f.json("protocol", &protocol);
         f.json("session", session);
+        f.json("resumed", &resumed);
+        f.json("resume_window_ms", &resume_window_ms);
+    });
+    EncodedFrame { seq: None, body, cache: None }
+}
+
+/// `close`: the server ends the connection, on transports that have no close frame of their own.
+pub fn close(code: u16, reason: &str) -> EncodedFrame {
+    let body = body("close", |f| {
+        f.json("code", &code);
+        f.json("reason", reason);
     });
     EncodedFrame { seq: None, body, cache: None }
 }
@@ -235,7 +246,8 @@ mod tests {
         let pos = StreamPosition { offset: 12, epoch: "ep".into() };
         let member = Member { session: "s1".into(), user: Some("u\"1".into()), meta: json!({"nick": "ann"}) };
         let frames = [
-            decode(None, welcome("s1", 1).body),
+            decode(None, welcome("s1", 1, true, 5000).body),
+            decode(None, close(4000, "slow").body),
             decode(Some(1), reply_body(7, Some(&raw(json!({"a": 1}))))),
             decode(Some(2), reply_body(8, None)),
             decode(Some(3), error_body(Some(9), &ErrorCode::FORBIDDEN, "no \"way\"")),
@@ -247,9 +259,11 @@ mod tests {
         ];
         let text = format!("{frames:?}");
         assert!(text.contains("Welcome"), "{text}");
-        assert!(matches!(&frames[5], ServerFrame::Pub { seq: 5, offset: 12, .. }));
-        assert!(matches!(&frames[8], ServerFrame::MemberLeft { seq: u64::MAX, .. }));
-        match &frames[3] {
+        assert!(matches!(&frames[0], ServerFrame::Welcome { resumed: true, resume_window_ms: 5000, .. }));
+        assert!(matches!(&frames[1], ServerFrame::Close { code: 4000, .. }));
+        assert!(matches!(&frames[6], ServerFrame::Pub { seq: 5, offset: 12, .. }));
+        assert!(matches!(&frames[9], ServerFrame::MemberLeft { seq: u64::MAX, .. }));
+        match &frames[4] {
             ServerFrame::Error { message, .. } => assert_eq!(message, "no \"way\""),
             other => panic!("{other:?}"),
         }

@@ -18,17 +18,32 @@ pub struct Member {
 
 /// A server frame, decoded.
 ///
-/// Every frame but `welcome` carries `seq`, the session's sequence number: 1 for the first frame of the session,
+/// Every frame but `welcome` and `close` carries `seq`, the session's sequence number: 1 for the first frame of the session,
 /// then one more for each frame, whatever its type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// First frame of every connection.
+    /// First frame of every connection (for long polling: of every poll that starts or replaces a session).
     Welcome {
         /// Protocol version the server speaks.
         protocol: u32,
         /// The session id.
         session: String,
+        /// True when the connection continues the session the client asked to resume: frames it had not
+        /// processed follow. False for a new session: the client must subscribe again (with `since` to recover).
+        #[serde(default)]
+        resumed: bool,
+        /// How long, in milliseconds, the server keeps the session after its connection is lost.
+        #[serde(default)]
+        resume_window_ms: u64,
+    },
+    /// The server ended the connection (transports without close frames of their own: SSE, long polling).
+    Close {
+        /// The close code: whether to reconnect (see `CloseCode::should_reconnect`).
+        code: u16,
+        /// A short reason for humans.
+        #[serde(default)]
+        reason: String,
     },
     /// The successful answer to the request with this `id`.
     Reply {
@@ -98,7 +113,7 @@ impl ServerFrame {
     /// The frame's sequence number (`None` for `welcome`).
     pub fn seq(&self) -> Option<u64> {
         match self {
-            ServerFrame::Welcome { .. } => None,
+            ServerFrame::Welcome { .. } | ServerFrame::Close { .. } => None,
             ServerFrame::Reply { seq, .. }
             | ServerFrame::Error { seq, .. }
             | ServerFrame::Pub { seq, .. }

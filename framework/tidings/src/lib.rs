@@ -46,19 +46,38 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `websocket` | yes | the WebSocket transport at `<prefix>/ws` ([`websocket`]) |
+//! | `sse` | yes | Server-Sent Events at `<prefix>/sse`, frames up at `<prefix>/send` ([`sse`]) |
+//! | `longpoll` | yes | HTTP long polling at `<prefix>/poll`, frames up at `<prefix>/send` ([`longpoll`]) |
 //! | `testkit` | no | [`testkit`]: an in-process client to test handlers without sockets |
+//!
+//! Every scope also serves the browser build of the JavaScript client at `<prefix>/tidings.js`.
 
 pub use tidings_core::*;
+#[cfg(any(feature = "sse", feature = "longpoll"))]
+pub use tidings_http as http;
+#[cfg(feature = "longpoll")]
+pub use tidings_longpoll as longpoll;
+#[cfg(feature = "sse")]
+pub use tidings_sse as sse;
 #[cfg(feature = "websocket")]
 pub use tidings_websocket as websocket;
 
-use actix_web::{web, Scope};
+use actix_web::{web, HttpResponse, Scope};
+
+/// The browser build of the JavaScript client (`clients/js`), served at `<prefix>/tidings.js`.
+pub const BROWSER_CLIENT: &[u8] = include_bytes!("../assets/tidings.js");
 
 /// Transport settings for [`Endpoint`].
 #[derive(Debug, Clone, Default)]
 pub struct Endpoint {
     #[cfg(feature = "websocket")]
     websocket: websocket::WebSocketConfig,
+    #[cfg(feature = "sse")]
+    sse: sse::SseConfig,
+    #[cfg(feature = "longpoll")]
+    longpoll: longpoll::LongPollConfig,
+    #[cfg(any(feature = "sse", feature = "longpoll"))]
+    cors: http::Cors,
 }
 
 impl Endpoint {
@@ -67,27 +86,64 @@ impl Endpoint {
         Endpoint::default()
     }
 
-    /// WebSocket settings (pings, idle timeout, close handshake).
+    /// WebSocket settings (compression, pings, idle timeout, close handshake).
     #[cfg(feature = "websocket")]
     pub fn websocket(mut self, config: websocket::WebSocketConfig) -> Self {
         self.websocket = config;
         self
     }
 
+    /// Server-Sent Events settings (heartbeat, retry).
+    #[cfg(feature = "sse")]
+    pub fn sse(mut self, config: sse::SseConfig) -> Self {
+        self.sse = config;
+        self
+    }
+
+    /// Long-polling settings (hold time, batch size).
+    #[cfg(feature = "longpoll")]
+    pub fn longpoll(mut self, config: longpoll::LongPollConfig) -> Self {
+        self.longpoll = config;
+        self
+    }
+
+    /// Which other origins may use the HTTP transports from a browser (same origin only by default).
+    #[cfg(any(feature = "sse", feature = "longpoll"))]
+    pub fn cors(mut self, cors: http::Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
     /// An actix-web scope at `prefix` serving `hub` over every enabled transport.
     pub fn scope(&self, prefix: &str, hub: &Hub) -> Scope {
-        let scope = web::scope(prefix);
+        let scope = web::scope(prefix).route("/tidings.js", web::get().to(browser_client));
         #[cfg(feature = "websocket")]
         let scope = scope.service(websocket::resource(hub, self.websocket.clone()));
-        #[cfg(not(feature = "websocket"))]
+        #[cfg(any(feature = "sse", feature = "longpoll"))]
+        let cors = std::sync::Arc::new(self.cors.clone());
+        #[cfg(feature = "sse")]
+        let scope = scope.service(sse::resource(hub, self.sse.clone(), cors.clone()));
+        #[cfg(feature = "longpoll")]
+        let scope = scope.service(longpoll::resource(hub, self.longpoll.clone(), cors.clone()));
+        #[cfg(any(feature = "sse", feature = "longpoll"))]
+        let scope = scope.service(http::send_resource(hub, cors));
+        #[cfg(not(any(feature = "websocket", feature = "sse", feature = "longpoll")))]
         let _ = hub;
         scope
     }
 }
 
+async fn browser_client() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/javascript; charset=utf-8"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(BROWSER_CLIENT)
+}
+
 /// Mounts `hub` at `prefix` with default transport settings: `App::new().service(tidings::scope("/realtime", &hub))`.
 ///
-/// With the default features, clients connect to `ws://host<prefix>/ws`.
+/// With the default features, clients connect to `ws://host<prefix>/ws`, `http://host<prefix>/sse` or
+/// `http://host<prefix>/poll`.
 pub fn scope(prefix: &str, hub: &Hub) -> Scope {
     Endpoint::new().scope(prefix, hub)
 }

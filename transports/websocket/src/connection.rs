@@ -38,4 +38,8 @@ where
     async fn close(&mut self, close: Close) {
         self.0.close(close).await
     }
+
+    fn abort(&mut self) {
+        self.0.abort();
+    }
 }

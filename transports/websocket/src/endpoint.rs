@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tidings_core::{Hub, Identity};
+use tidings_core::{Connect, Hub, Identity, ResumeFrom};
 use tracing::Instrument;
 
 use crate::connection::Connection;
@@ -31,13 +31,18 @@ pub(crate) async fn serve(req: HttpRequest, payload: web::Payload, endpoint: web
     if endpoint.hub.is_shutting_down() {
         return HttpResponse::ServiceUnavailable().body("server shutting down");
     }
+    let resume = match ResumeFrom::from_query(req.query_string()) {
+        Ok(resume) => resume,
+        Err(e) => return HttpResponse::BadRequest().body(e),
+    };
     let (response, socket) = match upgrade(&req, payload, &endpoint.config, endpoint.hub.config().max_message_bytes) {
         Ok(upgraded) => upgraded,
         Err(refusal) => return refusal.response(),
     };
     let hub = endpoint.hub.clone();
     let span = tracing::info_span!("websocket", peer, deflate = socket.compressed());
-    actix_web::rt::spawn(async move { hub.serve(Connection(socket), Identity::anonymous()).await }.instrument(span));
+    let connect = Connect::resuming(Identity::anonymous(), resume);
+    actix_web::rt::spawn(async move { hub.serve(Connection(socket), connect).await }.instrument(span));
     response
 }
 

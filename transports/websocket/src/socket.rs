@@ -244,7 +244,8 @@ where
         }
     }
 
-    fn abort(&mut self) {
+    /// Drops the TCP connection at once, without a close frame, as a network failure would.
+    pub fn abort(&mut self) {
         if let Some(abort) = self.abort.take() {
             tracing::debug!("dropping the socket without a close handshake");
             let _ = abort.send(());

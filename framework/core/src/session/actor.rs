@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use actix::{Actor, ActorFutureExt, AtomicResponse, Handler, Message, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, AtomicResponse, Handler, Message, WrapFuture};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -15,10 +15,22 @@ impl Message for Inbound {
     type Result = ();
 }
 
-/// The transport connection ended: end the session.
-pub(crate) struct End;
+/// End the session: its client is done, or it was closed. With a generation, only if that connection is still
+/// the session's (a connection that was taken over ends nothing).
+pub(crate) struct End {
+    pub(crate) generation: Option<u64>,
+}
 
 impl Message for End {
+    type Result = ();
+}
+
+/// Connection `generation` was lost: end the session unless a connection takes it over within the resume window.
+pub(crate) struct Detached {
+    pub(crate) generation: u64,
+}
+
+impl Message for Detached {
     type Result = ();
 }
 
@@ -66,7 +78,34 @@ impl Handler<Inbound> for Session {
 impl Handler<End> for Session {
     type Result = ();
 
-    fn handle(&mut self, _: End, ctx: &mut Self::Context) {
-        actix::ActorContext::stop(ctx);
+    fn handle(&mut self, End { generation }: End, ctx: &mut Self::Context) {
+        if generation.is_none_or(|g| g == self.state.me.outbox.generation()) {
+            actix::ActorContext::stop(ctx);
+        }
+    }
+}
+
+impl Handler<Detached> for Session {
+    type Result = ();
+
+    fn handle(&mut self, Detached { generation }: Detached, ctx: &mut Self::Context) {
+        let outbox = &self.state.me.outbox;
+        if outbox.generation() != generation {
+            return;
+        }
+        if outbox.is_closing() {
+            actix::ActorContext::stop(ctx);
+            return;
+        }
+        let window = self.state.hub.config().resume_window;
+        tracing::debug!(parent: &self.span, ?window, "connection lost; keeping the session for a resume");
+        ctx.run_later(window, move |session, ctx| {
+            let outbox = &session.state.me.outbox;
+            // Still the same lost connection: nobody resumed the session in time.
+            if outbox.generation() == generation && !outbox.is_attached() {
+                tracing::info!(parent: &session.span, "resume window passed; ending the session");
+                actix::ActorContext::stop(ctx);
+            }
+        });
     }
 }

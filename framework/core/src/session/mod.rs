@@ -1,28 +1,40 @@
 //! Sessions: one logical client each, an `actix` actor that owns the client's subscriptions and memberships and
-//! handles its requests one at a time.
+//! handles its requests one at a time. A session outlives its connections: see `attach`.
 
 mod actor;
 mod outbox;
 mod requests;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tidings_protocol::encode::EncodingCache;
+use tidings_protocol::{ClientFrame, Request};
 
-pub(crate) use actor::{End, Inbound, Session};
+pub(crate) use actor::{Detached, End, Inbound, Session};
 pub(crate) use outbox::Outbox;
-pub use outbox::PushError;
+pub use outbox::{Next, PushError};
 pub(crate) use requests::SessionState;
 
+use crate::close::Close;
 use crate::identity::{Identity, SessionId};
 
 /// What the rest of the hub holds of a session: its id, identity and outbound queue. Shared by the actor, the
-/// topic subscriber sets and the transport loop.
+/// topic subscriber sets and the connections attached to it.
 pub(crate) struct SessionRef {
     pub(crate) id: SessionId,
     pub(crate) identity: Identity,
     pub(crate) outbox: Outbox,
+    /// The session's actor, set once it has started.
+    pub(crate) actor: OnceLock<actix::Addr<Session>>,
+}
+
+/// Where a client frame goes.
+pub(crate) enum Routed {
+    /// It was an acknowledgement, applied at once: acks never wait behind a slow handler.
+    Acked,
+    /// A request, for the actor to handle in order.
+    Request(Inbound),
 }
 
 impl SessionRef {
@@ -31,20 +43,58 @@ impl SessionRef {
             id: SessionId::random(),
             identity,
             outbox: Outbox::new(config.outbox_max_frames, config.outbox_max_bytes),
+            actor: OnceLock::new(),
         })
     }
 
-    /// Queues a frame body for this session; `cache` when the same body goes to other sessions too.
-    pub(crate) fn push_shared(&self, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<u64, PushError> {
-        let result = self.outbox.push(body, cache);
+    /// Queues a frame body for this session; `cache` when the same body goes to other sessions too, and the
+    /// topic and offset when it is a publication.
+    pub(crate) fn push_shared(
+        &self,
+        body: Bytes,
+        cache: Option<Arc<EncodingCache>>,
+        publication: Option<(&str, u64)>,
+    ) -> Result<(), PushError> {
+        let result = self.outbox.push(body, cache, publication);
         if result == Err(PushError::Overflow) {
             tracing::warn!(session = %self.id, "outbound queue overflowed; closing the session as a slow consumer");
+            self.end_if_detached();
         }
         result
     }
 
     /// Queues a frame body for this session only.
-    pub(crate) fn push(&self, body: Bytes) -> Result<u64, PushError> {
-        self.push_shared(body, None)
+    pub(crate) fn push(&self, body: Bytes) -> Result<(), PushError> {
+        self.push_shared(body, None, None)
+    }
+
+    /// Ends the session with `close`, after the frames already queued are sent.
+    pub(crate) fn close(&self, close: Close) {
+        self.outbox.close(close);
+        self.end_if_detached();
+    }
+
+    /// A closing session with no connection to deliver its close ends now rather than at the end of its resume
+    /// window.
+    fn end_if_detached(&self) {
+        if !self.outbox.is_attached() {
+            if let Some(actor) = self.actor.get() {
+                actor.do_send(End { generation: None });
+            }
+        }
+    }
+
+    /// Sorts a client frame: acknowledgements are applied here, anything else goes to the actor.
+    pub(crate) fn route(&self, frame: Bytes) -> Routed {
+        // Only a frame that mentions "ack" is parsed here; requests are parsed once, by the actor.
+        if frame.windows(5).any(|w| w == b"\"ack\"") {
+            if let Ok(decoded) = ClientFrame::decode(&frame) {
+                if let Ok(Request::Ack { seq }) = decoded.request() {
+                    self.outbox.ack(seq);
+                    return Routed::Acked;
+                }
+            }
+        }
+        Routed::Request(Inbound(frame))
     }
 }

@@ -1,9 +1,17 @@
-//! A session's bounded outbound queue.
+//! A session's bounded outbound queue, which is also its replay buffer.
 //!
 //! Fan-out pushes into it from any thread without going through the session actor's mailbox (a broadcast to ten
 //! thousand sessions is ten thousand short lock/push/notify steps, not ten thousand boxed actor messages), and the
-//! transport attached to the session drains it. Sequence numbers are assigned here, under the same lock as the
-//! push, so that they are gap-free and in queue order.
+//! connection attached to the session reads from it. Sequence numbers are assigned here, under the same lock as
+//! the push, so that they are gap-free and in queue order.
+//!
+//! A frame stays in the queue after it is sent, until the client acknowledges it: a client that reconnects says
+//! which frames it processed, and the queue sends the rest again. Both parts are bounded on their own: frames not
+//! yet sent by the session's limits (beyond them the client is a slow consumer), sent ones by the same limits again
+//! (beyond them the oldest are forgotten, and a resume from before them starts a new session). Acknowledgements are
+//! what keeps that replay part small, but the bound holds even for a client whose acks are stuck behind its own
+//! requests. Each attached connection holds a *generation*;
+//! attaching a new one makes the old one's reads end, so that two connections never read the same session.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +38,23 @@ pub enum PushError {
     Encode,
 }
 
+/// What a connection reading the queue is to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Frames were moved into the caller's buffer: send them.
+    Frames,
+    /// Every queued frame was handed out and the session is ending: close the connection with this.
+    Close(Close),
+    /// Another connection took the session over: end this one (with 4500 where the transport can say so).
+    Superseded,
+    /// The connection is to be dropped without a close (`Hub::drop_connection`); the session stays resumable.
+    Dropped,
+}
+
+/// Why a connection could not take the session over at the point it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResumeGap;
+
 pub(crate) struct Outbox {
     state: Mutex<State>,
     ready: Notify,
@@ -38,49 +63,169 @@ pub(crate) struct Outbox {
 }
 
 struct State {
+    /// Frames not yet acknowledged, contiguous: the first one's `seq` is `acked + 1`. Those before `cursor` were
+    /// sent.
     queue: VecDeque<EncodedFrame>,
-    bytes: usize,
+    /// Bytes of the frames not sent yet.
+    unsent_bytes: usize,
+    /// Bytes of the frames sent and not acknowledged.
+    sent_bytes: usize,
     next_seq: u64,
+    /// Every frame up to this one was acknowledged (or forgotten) and dropped.
+    acked: u64,
+    /// The next frame to hand to the attached connection.
+    cursor: u64,
     /// Set once: the close to send after the queue drains.
     close: Option<Close>,
+    /// The generation of the connection entitled to read.
+    generation: u64,
+    /// A generation whose connection is to be dropped.
+    dropped: Option<u64>,
+    /// Whether a connection is attached (the session's first connection counts from the start).
+    attached: bool,
+    /// Publications of one topic held back while the session recovers that topic from history.
+    hold: Option<Hold>,
+}
+
+impl State {
+    /// Drops sent frames up to `seq` (at most every sent frame).
+    fn ack(&mut self, seq: u64) {
+        let seq = seq.min(self.cursor - 1);
+        while self.acked < seq {
+            let frame = self.queue.pop_front().expect("unacknowledged frames are queued");
+            self.sent_bytes -= frame.body.len();
+            self.acked += 1;
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        (self.next_seq - self.cursor) as usize
+    }
+
+    fn sent(&self) -> usize {
+        (self.cursor - self.acked - 1) as usize
+    }
+}
+
+struct Hold {
+    topic: Arc<str>,
+    frames: Vec<(u64, Bytes, Option<Arc<EncodingCache>>)>,
 }
 
 impl Outbox {
     pub(crate) fn new(max_frames: usize, max_bytes: usize) -> Self {
         Outbox {
-            state: Mutex::new(State { queue: VecDeque::new(), bytes: 0, next_seq: 1, close: None }),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                unsent_bytes: 0,
+                sent_bytes: 0,
+                next_seq: 1,
+                acked: 0,
+                cursor: 1,
+                close: None,
+                generation: 0,
+                dropped: None,
+                attached: true,
+                hold: None,
+            }),
             ready: Notify::new(),
             max_frames: max_frames.max(1),
             max_bytes,
         }
     }
 
-    /// Queues a frame body under the next sequence number.
+    /// Queues a frame body under the next sequence number. `publication` names the topic and offset of a
+    /// publication, which is held back instead while the session recovers that topic (see [`Outbox::hold`]).
     ///
     /// On overflow the queue is emptied (a slow consumer will not catch up by being sent more) and the session is
     /// marked to close with 4000.
-    pub(crate) fn push(&self, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<u64, PushError> {
+    pub(crate) fn push(
+        &self,
+        body: Bytes,
+        cache: Option<Arc<EncodingCache>>,
+        publication: Option<(&str, u64)>,
+    ) -> Result<(), PushError> {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Err(PushError::Closed);
         }
+        if let (Some(hold), Some((topic, offset))) = (&mut state.hold, publication) {
+            if *hold.topic == *topic {
+                hold.frames.push((offset, body, cache));
+                return Ok(());
+            }
+        }
+        self.enqueue(&mut state, body, cache)?;
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn enqueue(&self, state: &mut State, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<(), PushError> {
         // An empty queue always takes one frame, so a frame larger than `max_bytes` still goes out.
-        let full = state.queue.len() >= self.max_frames || state.bytes + body.len() > self.max_bytes;
-        if full && !state.queue.is_empty() {
+        let full = state.unsent() >= self.max_frames || state.unsent_bytes + body.len() > self.max_bytes;
+        if full && state.unsent() > 0 {
             state.queue = VecDeque::new();
-            state.bytes = 0;
+            state.unsent_bytes = 0;
+            state.sent_bytes = 0;
+            state.acked = state.next_seq - 1;
+            state.hold = None;
+            state.cursor = state.next_seq;
             state.close = Some(Close::slow_consumer());
-            drop(state);
-            self.ready.notify_one();
+            self.ready.notify_waiters();
             return Err(PushError::Overflow);
         }
         let seq = state.next_seq;
         state.next_seq += 1;
-        state.bytes += body.len();
+        state.unsent_bytes += body.len();
         state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache });
+        Ok(())
+    }
+
+    /// Forgets the oldest sent frames while more are kept for a resume than the limits allow.
+    fn forget_beyond_replay_limits(&self, state: &mut State) {
+        let mut forgotten = 0;
+        while state.sent() > self.max_frames || (state.sent_bytes > self.max_bytes && state.sent() > 1) {
+            let frame = state.queue.pop_front().expect("sent frames are queued");
+            state.sent_bytes -= frame.body.len();
+            state.acked += 1;
+            forgotten += 1;
+        }
+        if forgotten > 0 {
+            tracing::trace!(forgotten, "unacknowledged frames beyond the replay limits forgotten");
+        }
+    }
+
+    /// Starts holding back `topic`'s publications, until [`Outbox::release`].
+    pub(crate) fn hold(&self, topic: &str) {
+        self.state.lock().hold = Some(Hold { topic: topic.into(), frames: Vec::new() });
+    }
+
+    /// Stops holding back publications, dropping those held (the subscription they were for failed).
+    pub(crate) fn unhold(&self) {
+        self.state.lock().hold = None;
+    }
+
+    /// Queues `recovered` (bodies of publications up to offset `last`, read from history), then the held
+    /// publications newer than `last`, and stops holding: all in one step, so that nothing published meanwhile is
+    /// lost, doubled or reordered.
+    pub(crate) fn release(&self, recovered: Vec<Bytes>, last: u64) -> Result<(), PushError> {
+        let mut state = self.state.lock();
+        let Some(hold) = state.hold.take() else { return Err(PushError::Closed) };
+        if state.close.is_some() {
+            return Err(PushError::Closed);
+        }
+        for body in recovered {
+            self.enqueue(&mut state, body, None)?;
+        }
+        for (offset, body, cache) in hold.frames {
+            if offset > last {
+                self.enqueue(&mut state, body, cache)?;
+            }
+        }
         drop(state);
         self.ready.notify_one();
-        Ok(seq)
+        Ok(())
     }
 
     /// Marks the session to close with `close` once the frames already queued are sent. The first close wins.
@@ -90,30 +235,116 @@ impl Outbox {
             state.close = Some(close);
         }
         drop(state);
+        self.ready.notify_waiters();
         self.ready.notify_one();
     }
 
-    /// Waits until there is something to send, then moves up to `max` frames into `out` and returns `None`, or,
-    /// once the queue is empty and a close was requested, returns the close.
+    /// Whether the session is closing.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state.lock().close.is_some()
+    }
+
+    /// The client processed every frame up to `seq`: forget them. Acknowledging a frame not sent yet counts as
+    /// acknowledging what was sent.
+    pub(crate) fn ack(&self, seq: u64) {
+        self.state.lock().ack(seq);
+    }
+
+    /// A new connection takes the session over, having processed every frame up to `ack`: the frames after it
+    /// will be sent again, and the previous connection's reads end. Returns the new connection's generation.
     ///
-    /// Cancel-safe: frames leave the queue only when the call returns.
-    pub(crate) async fn next(&self, out: &mut Vec<EncodedFrame>, max: usize) -> Option<Close> {
+    /// Fails when frames after `ack` were already acknowledged and forgotten, or when `ack` is beyond what was
+    /// ever sent: the session cannot continue exactly where the client is.
+    pub(crate) fn take_over(&self, ack: u64) -> Result<u64, ResumeGap> {
+        let mut state = self.state.lock();
+        if ack < state.acked || ack >= state.cursor || state.close.is_some() {
+            return Err(ResumeGap);
+        }
+        state.ack(ack);
+        // What was sent after `ack` counts as unsent again.
+        let resent: usize = state.queue.iter().take(state.sent()).map(|f| f.body.len()).sum();
+        state.sent_bytes -= resent;
+        state.unsent_bytes += resent;
+        state.cursor = ack + 1;
+        state.generation += 1;
+        state.attached = true;
+        let generation = state.generation;
+        drop(state);
+        // Wakes the previous connection, which finds itself superseded.
+        self.ready.notify_waiters();
+        Ok(generation)
+    }
+
+    /// Ends the reads of connection `generation` without a close (see [`Next::Dropped`]). False when that
+    /// connection is no longer the session's.
+    pub(crate) fn drop_connection(&self, generation: u64) -> bool {
+        let mut state = self.state.lock();
+        if state.generation != generation || !state.attached {
+            return false;
+        }
+        state.dropped = Some(generation);
+        drop(state);
+        self.ready.notify_waiters();
+        true
+    }
+
+    /// The generation of the connection entitled to read.
+    pub(crate) fn generation(&self) -> u64 {
+        self.state.lock().generation
+    }
+
+    /// Connection `generation` is gone. True when it was the session's current connection (which leaves the
+    /// session without one).
+    pub(crate) fn detach(&self, generation: u64) -> bool {
+        let mut state = self.state.lock();
+        let current = state.generation == generation;
+        if current {
+            state.attached = false;
+        }
+        current
+    }
+
+    /// Whether a connection is attached.
+    pub(crate) fn is_attached(&self) -> bool {
+        self.state.lock().attached
+    }
+
+    /// For connection `generation`: waits until there is something to send, then moves up to `max` frames into
+    /// `out` (they stay queued until acknowledged); or says why the connection must end.
+    ///
+    /// Cancel-safe: frames are handed out only when the call returns.
+    pub(crate) async fn next(&self, generation: u64, out: &mut Vec<EncodedFrame>, max: usize) -> Next {
         loop {
+            // Created before the check, so that a change between the check and the wait still wakes it (both
+            // `notify_one`'s stored permit and `notify_waiters` reach a future created before the notification).
+            let changed = self.ready.notified();
             {
                 let mut state = self.state.lock();
-                if !state.queue.is_empty() {
-                    let n = state.queue.len().min(max.max(1));
+                if state.generation != generation {
+                    drop(state);
+                    // A permit this connection may have consumed was meant for the new one.
+                    self.ready.notify_one();
+                    return Next::Superseded;
+                }
+                if state.dropped == Some(generation) {
+                    return Next::Dropped;
+                }
+                if state.unsent() > 0 {
+                    let start = state.sent();
+                    let n = state.unsent().min(max.max(1));
                     let mut bytes = 0;
-                    out.extend(state.queue.drain(..n).inspect(|f| bytes += f.body.len()));
-                    state.bytes -= bytes;
-                    return None;
+                    out.extend(state.queue.range(start..start + n).inspect(|f| bytes += f.body.len()).cloned());
+                    state.cursor += n as u64;
+                    state.unsent_bytes -= bytes;
+                    state.sent_bytes += bytes;
+                    self.forget_beyond_replay_limits(&mut state);
+                    return Next::Frames;
                 }
                 if let Some(close) = &state.close {
-                    return Some(close.clone());
+                    return Next::Close(close.clone());
                 }
             }
-            // A push between the unlock above and this await leaves a permit, so no wake-up is lost.
-            self.ready.notified().await;
+            changed.await;
         }
     }
 }
@@ -127,44 +358,120 @@ mod tests {
         Bytes::from(vec![b'x'; n])
     }
 
-    #[actix_rt::test]
-    async fn numbers_frames_and_drains_in_order() {
-        let outbox = Outbox::new(10, 1000);
-        assert_eq!(outbox.push(body(1), None), Ok(1));
-        assert_eq!(outbox.push(body(2), None), Ok(2));
+    async fn seqs(outbox: &Outbox, generation: u64, max: usize) -> Vec<u64> {
         let mut out = Vec::new();
-        assert_eq!(outbox.next(&mut out, 1).await, None);
-        assert_eq!(outbox.next(&mut out, 10).await, None);
-        assert_eq!(out.iter().map(|f| f.seq.unwrap()).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(outbox.next(generation, &mut out, max).await, Next::Frames);
+        out.iter().map(|f| f.seq.unwrap()).collect()
+    }
+
+    #[actix_rt::test]
+    async fn numbers_frames_and_hands_them_out_in_order() {
+        let outbox = Outbox::new(10, 1000);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.push(body(2), None, None).unwrap();
+        assert_eq!(seqs(&outbox, 0, 1).await, [1]);
+        assert_eq!(seqs(&outbox, 0, 10).await, [2]);
+    }
+
+    #[actix_rt::test]
+    async fn unacknowledged_frames_are_sent_again_to_the_next_connection() {
+        let outbox = Outbox::new(10, 1000);
+        for _ in 0..4 {
+            outbox.push(body(1), None, None).unwrap();
+        }
+        assert_eq!(seqs(&outbox, 0, 10).await, [1, 2, 3, 4]);
+        outbox.ack(1);
+        // The client processed up to 2 (its ack for 2 was lost with the connection).
+        let generation = outbox.take_over(2).unwrap();
+        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Superseded);
+        assert_eq!(seqs(&outbox, generation, 10).await, [3, 4]);
+        // Frames up to 2 are gone, and nothing beyond 4 was sent: neither point can be resumed from.
+        assert_eq!(outbox.take_over(1), Err(ResumeGap));
+        assert_eq!(outbox.take_over(5), Err(ResumeGap));
+        assert!(outbox.take_over(4).is_ok());
+    }
+
+    #[actix_rt::test]
+    async fn acknowledged_frames_free_their_room() {
+        let outbox = Outbox::new(2, 1000);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.push(body(1), None, None).unwrap();
+        assert_eq!(seqs(&outbox, 0, 10).await, [1, 2]);
+        outbox.ack(2);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.push(body(1), None, None).unwrap();
+        assert_eq!(seqs(&outbox, 0, 10).await, [3, 4]);
+    }
+
+    #[actix_rt::test]
+    async fn sent_frames_beyond_the_limits_are_forgotten_not_fatal() {
+        let outbox = Outbox::new(2, 1000);
+        for round in 0..3u64 {
+            outbox.push(body(1), None, None).unwrap();
+            outbox.push(body(1), None, None).unwrap();
+            assert_eq!(seqs(&outbox, 0, 10).await, [2 * round + 1, 2 * round + 2]);
+        }
+        // Only the last two sent frames are kept: a resume from before them is refused.
+        assert_eq!(outbox.take_over(3), Err(ResumeGap));
+        let generation = outbox.take_over(4).unwrap();
+        assert_eq!(seqs(&outbox, generation, 10).await, [5, 6]);
     }
 
     #[actix_rt::test]
     async fn overflow_by_count_closes_as_slow_consumer_and_frees_the_queue() {
         let outbox = Outbox::new(2, 1000);
-        outbox.push(body(1), None).unwrap();
-        outbox.push(body(1), None).unwrap();
-        assert_eq!(outbox.push(body(1), None), Err(PushError::Overflow));
-        assert_eq!(outbox.push(body(1), None), Err(PushError::Closed));
-        let close = outbox.next(&mut Vec::new(), 10).await.unwrap();
-        assert_eq!(close.code, CloseCode::SLOW_CONSUMER);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.push(body(1), None, None).unwrap();
+        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Overflow));
+        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Closed));
+        match outbox.next(0, &mut Vec::new(), 10).await {
+            Next::Close(close) => assert_eq!(close.code, CloseCode::SLOW_CONSUMER),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[actix_rt::test]
     async fn overflow_by_bytes_but_one_big_frame_always_fits() {
         let outbox = Outbox::new(100, 10);
-        assert!(outbox.push(body(50), None).is_ok());
-        assert_eq!(outbox.push(body(1), None), Err(PushError::Overflow));
+        assert!(outbox.push(body(50), None, None).is_ok());
+        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Overflow));
     }
 
     #[actix_rt::test]
     async fn close_waits_for_queued_frames() {
         let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None).unwrap();
+        outbox.push(body(1), None, None).unwrap();
         outbox.close(Close::going_away());
-        assert_eq!(outbox.push(body(1), None), Err(PushError::Closed));
+        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Closed));
+        assert_eq!(seqs(&outbox, 0, 10).await, [1]);
+        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
+    }
+
+    #[actix_rt::test]
+    async fn held_publications_follow_the_recovered_ones_without_doubles() {
+        let outbox = Outbox::new(100, 10_000);
+        outbox.hold("t");
+        // Live publications 5 and 6 arrive while history (up to 5) is being read; another topic is not held.
+        outbox.push(Bytes::from("t5"), None, Some(("t", 5))).unwrap();
+        outbox.push(Bytes::from("u1"), None, Some(("u", 1))).unwrap();
+        outbox.push(Bytes::from("t6"), None, Some(("t", 6))).unwrap();
+        outbox.release(vec![Bytes::from("t4"), Bytes::from("t5")], 5).unwrap();
+        outbox.push(Bytes::from("t7"), None, Some(("t", 7))).unwrap();
         let mut out = Vec::new();
-        assert_eq!(outbox.next(&mut out, 10).await, None);
-        assert_eq!(outbox.next(&mut out, 10).await.unwrap().code, CloseCode::GOING_AWAY);
+        assert_eq!(outbox.next(0, &mut out, 10).await, Next::Frames);
+        let bodies: Vec<_> = out.iter().map(|f| std::str::from_utf8(&f.body).unwrap().to_owned()).collect();
+        assert_eq!(bodies, ["u1", "t4", "t5", "t6", "t7"]);
+    }
+
+    #[actix_rt::test]
+    async fn a_dropped_connection_ends_but_the_next_one_resumes() {
+        let outbox = Outbox::new(10, 1000);
+        outbox.push(body(1), None, None).unwrap();
+        assert!(outbox.drop_connection(0));
+        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Dropped);
+        let generation = outbox.take_over(0).unwrap();
+        assert_eq!(seqs(&outbox, generation, 10).await, [1]);
+        assert!(!outbox.drop_connection(0));
     }
 
     #[actix_rt::test]
@@ -173,11 +480,9 @@ mod tests {
         let pusher = outbox.clone();
         let thread = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
-            pusher.push(body(3), None).unwrap();
+            pusher.push(body(3), None, None).unwrap();
         });
-        let mut out = Vec::new();
-        assert_eq!(outbox.next(&mut out, 10).await, None);
-        assert_eq!(out.len(), 1);
+        assert_eq!(seqs(&outbox, 0, 10).await, [1]);
         thread.join().unwrap();
     }
 }

@@ -14,6 +14,7 @@ use tidings_protocol::{encode, ClientFrame, ErrorCode, Member, Request, StreamPo
 
 use super::SessionRef;
 use crate::broker::BrokerError;
+use crate::close::Close;
 use crate::handler::{Context, ErasedHandler, Refusal};
 use crate::hub::Hub;
 
@@ -46,6 +47,12 @@ impl SessionState {
             Err(e) => Err(e.clone()),
         };
         let (id, request) = match checked {
+            // Acknowledgements normally never get here (see `SessionRef::route`); they are never answered.
+            Ok((_, Request::Ack { seq })) => return self.me.outbox.ack(seq),
+            Ok((_, Request::Close)) => {
+                tracing::info!("the client ended the session");
+                return self.me.close(Close::normal());
+            }
             Ok(ok) => ok,
             Err(e) => {
                 tracing::debug!(code = %e.code, message = %e.message, "refused a client frame");
@@ -79,13 +86,14 @@ impl SessionState {
 
     async fn dispatch(&self, request: Request<'_>) -> Outcome {
         match request {
-            Request::Subscribe { topic } => self.subscribe(topic).await,
+            Request::Subscribe { topic, since } => self.subscribe(topic, since).await,
             Request::Unsubscribe { topic } => self.leave(topic, false).await,
-            Request::Join { topic, data } => self.join(topic, data).await,
+            Request::Join { topic, data, since } => self.join(topic, data, since).await,
             Request::Leave { topic } => self.leave(topic, true).await,
             Request::Message { topic, data } => self.message(topic, data).await,
             Request::Publish { topic, data } => self.publish(topic, data).await,
             Request::History { topic, since, limit } => self.history(topic, since, limit).await,
+            Request::Ack { .. } | Request::Close => Ok(None),
         }
     }
 
@@ -108,17 +116,24 @@ impl SessionState {
         Ok(())
     }
 
-    async fn subscribe(&self, topic: &str) -> Outcome {
+    async fn subscribe(&self, topic: &str, since: Option<&StreamPosition>) -> Outcome {
         let handler = self.route(topic)?;
         if self.topics.borrow().contains_key(topic) {
             return Err(Refusal::new(ErrorCode::ALREADY_SUBSCRIBED, "already subscribed to this topic"));
         }
         self.check_room_for_one_more()?;
         handler.subscribe(&self.context(topic)).await?;
-        self.hub.attach(topic, &self.me).await.map_err(unavailable)?;
+        self.start_receiving(topic, since.is_some()).await?;
         self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
-        match self.position(topic).await {
-            Ok(position) => reply(&Subscribed { position }),
+        let answer = async {
+            let gap = match since {
+                Some(since) => self.recover(topic, since).await?,
+                None => false,
+            };
+            reply(&Subscribed { position: self.position(topic).await?, gap })
+        };
+        match answer.await {
+            Ok(answer) => Ok(answer),
             Err(refusal) => {
                 // Answered with an error, so the request must leave no trace.
                 self.end_membership(topic).await;
@@ -127,7 +142,37 @@ impl SessionState {
         }
     }
 
-    async fn join(&self, topic: &str, data: Option<&RawValue>) -> Outcome {
+    /// Becomes a local subscriber of `topic`; when the session will recover the topic from history, its live
+    /// publications are held back from that moment until the recovered ones are queued.
+    async fn start_receiving(&self, topic: &str, recovering: bool) -> Result<(), Refusal> {
+        if recovering {
+            self.me.outbox.hold(topic);
+        }
+        let attached = self.hub.add_subscriber(topic, &self.me).await.map_err(unavailable);
+        if attached.is_err() && recovering {
+            self.me.outbox.unhold();
+        }
+        attached
+    }
+
+    /// Queues the retained publications after `since`, then releases the live ones held meanwhile. True when some
+    /// after `since` are lost (no longer retained, or another epoch).
+    async fn recover(&self, topic: &str, since: &StreamPosition) -> Result<bool, Refusal> {
+        let page = match self.hub.broker().history(topic, Some(since), usize::MAX).await {
+            Ok(page) => page,
+            Err(e) => {
+                self.me.outbox.unhold();
+                return Err(unavailable(e));
+            }
+        };
+        let bodies = page.publications.iter().map(|p| encode::publication_body(topic, &p.position, &p.data)).collect();
+        tracing::debug!(topic, since = since.offset, recovered = page.publications.len(), gap = page.gap, "recovered");
+        // A queue overflow ends the session; a closed one needs no answer.
+        let _ = self.me.outbox.release(bodies, page.position.offset);
+        Ok(page.gap)
+    }
+
+    async fn join(&self, topic: &str, data: Option<&RawValue>, since: Option<&StreamPosition>) -> Outcome {
         let handler = self.route(topic)?;
         let subscribed = match self.topics.borrow().get(topic) {
             Some(m) if m.member_meta.is_some() => {
@@ -142,10 +187,11 @@ impl SessionState {
         let (handler_reply, meta) = handler.join(&self.context(topic), data).await?;
         let member = Member { session: self.me.id.to_string(), user: self.me.identity.user.clone(), meta };
         self.hub.presence().add(topic, member.clone()).await.map_err(unavailable)?;
+        let recovering = !subscribed && since.is_some();
         if !subscribed {
-            if let Err(e) = self.hub.attach(topic, &self.me).await {
+            if let Err(refusal) = self.start_receiving(topic, recovering).await {
                 let _ = self.hub.presence().remove(topic, self.me.id.as_str()).await;
-                return Err(unavailable(e));
+                return Err(refusal);
             }
         }
         self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: Some(Arc::new(member.meta.clone())) });
@@ -154,9 +200,13 @@ impl SessionState {
             tracing::warn!(topic, error = %e, "could not announce a join");
         }
         let answer = async {
+            let gap = match since.filter(|_| recovering) {
+                Some(since) => self.recover(topic, since).await?,
+                None => false,
+            };
             let presence = self.hub.presence().list(topic).await.map_err(unavailable)?;
             let position = self.position(topic).await?;
-            reply(&JoinReply { presence, position, reply: handler_reply.as_deref() })
+            reply(&JoinReply { presence, position, gap, reply: handler_reply.as_deref() })
         };
         match answer.await {
             Ok(answer) => Ok(answer),
@@ -165,7 +215,7 @@ impl SessionState {
                 // session was subscribed before, out of the subscriber set.
                 self.end_membership(topic).await;
                 if subscribed {
-                    self.hub.attach(topic, &self.me).await.map_err(unavailable)?;
+                    self.hub.add_subscriber(topic, &self.me).await.map_err(unavailable)?;
                     self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
                 }
                 Err(refusal)
@@ -226,7 +276,7 @@ impl SessionState {
     /// Takes the session out of `topic`: out of presence (announcing it) if a member, out of the subscriber set.
     async fn end_membership(&self, topic: &str) {
         let Some(membership) = self.topics.borrow_mut().remove(topic) else { return };
-        self.hub.detach(topic, &self.me.id).await;
+        self.hub.remove_subscriber(topic, &self.me.id).await;
         if membership.member_meta.is_some() {
             match self.hub.presence().remove(topic, self.me.id.as_str()).await {
                 Ok(Some(member)) => {
@@ -271,6 +321,7 @@ fn reply(data: &impl Serialize) -> Outcome {
 #[derive(Serialize)]
 struct Subscribed {
     position: StreamPosition,
+    gap: bool,
 }
 
 #[derive(Serialize)]
@@ -282,6 +333,7 @@ struct Published {
 struct JoinReply<'a> {
     presence: Vec<Member>,
     position: StreamPosition,
+    gap: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     reply: Option<&'a RawValue>,
 }

@@ -1,0 +1,185 @@
+//! The client handle: connecting, and the requests an application makes.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tidings_protocol::{ClientFrame, CloseCode, StreamPosition};
+use tokio::sync::{oneshot, watch};
+
+use crate::driver::Driver;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::options::{ClientOptions, TransportKind};
+use crate::shared::{Command, Shared};
+use crate::state::ConnectionState;
+use crate::subscription::{Publication, Room, Subscription};
+use crate::transport::{open, Link, Opener, Welcome};
+
+/// A connection to a Tidings server that survives connection losses: it reconnects by itself, resumes its
+/// session, and when the server could not resume it subscribes again and recovers what it missed.
+///
+/// Cheap to clone; all clones share the connection, which closes when the last clone and every [`Subscription`] are
+/// dropped, or on [`Client::close`].
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    /// Connects to a Tidings server and waits for its `welcome`. `url` is the base the transports hang from
+    /// (`http://host/realtime`); the WebSocket endpoint (`ws://host/realtime/ws`) is accepted too.
+    pub async fn connect(url: &str) -> Result<Client, Error> {
+        Client::connect_with(url, ClientOptions::default()).await
+    }
+
+    /// Connects with non-default options: the first of `options.transports` that opens is used.
+    pub async fn connect_with(url: &str, options: ClientOptions) -> Result<Client, Error> {
+        let endpoint = Endpoint::parse(url)?;
+        let http = reqwest::Client::builder().build().map_err(|e| Error::Connect(e.to_string()))?;
+        let opener = Opener { endpoint, http, open_timeout: options.open_timeout, idle_timeout: options.idle_timeout };
+        let (current, link, welcome) = tokio::time::timeout(options.connect_timeout, first_link(&opener, &options))
+            .await
+            .map_err(|_| Error::Connect(format!("no transport opened within {:?}", options.connect_timeout)))??;
+        let initial = ConnectionState::Connected { transport: link.kind, session: welcome.session.clone() };
+        let (shared, ends) = Shared::new(options, initial);
+        tokio::spawn(Driver::new(&shared, ends, opener, current).run(link, welcome));
+        Ok(Client { shared })
+    }
+
+    /// The current session id. It changes when the server could not resume the session and started a new one (and
+    /// is the last one once the client is closed).
+    pub fn session_id(&self) -> String {
+        self.shared.session_id()
+    }
+
+    /// The transport in use; `None` while reconnecting or once closed.
+    pub fn transport(&self) -> Option<TransportKind> {
+        match &*self.shared.status().borrow() {
+            ConnectionState::Connected { transport, .. } => Some(*transport),
+            _ => None,
+        }
+    }
+
+    /// The connection's state now.
+    pub fn state(&self) -> ConnectionState {
+        self.shared.status().borrow().clone()
+    }
+
+    /// A receiver of every change of the connection's state (connected on a transport, reconnecting, closed).
+    pub fn state_changes(&self) -> watch::Receiver<ConnectionState> {
+        self.shared.status().subscribe()
+    }
+
+    /// Once the client is closed for good: `Some(code)`, the server's close code, or `None` when it gave up
+    /// reconnecting to a connection lost without one. `None` while connected or reconnecting.
+    pub fn closed(&self) -> Option<Option<CloseCode>> {
+        self.shared.closed()
+    }
+
+    /// Subscribes to a topic. Publications already on their way are not lost: the subscription receives everything
+    /// published after the server registered it, including what arrives before this call returns.
+    pub async fn subscribe(&self, topic: &str) -> Result<Subscription, Error> {
+        let events = self.shared.listen(topic, None)?;
+        let reply = self.shared.request::<()>("subscribe", topic, None, true).await;
+        let position = self.shared.position(topic, reply)?;
+        Ok(Subscription::new(self.clone(), topic.to_owned(), position, events))
+    }
+
+    /// Joins a room with `params` for its handler. The [`Room`] holds the handler's reply and the presence list,
+    /// and yields publications and member join/leave events.
+    pub async fn join<P: Serialize + ?Sized>(&self, room: &str, params: &P) -> Result<Room, Error> {
+        let raw = serde_json::value::to_raw_value(params).map_err(|e| Error::Decode(e.to_string()))?;
+        let events = self.shared.listen(room, Some(raw))?;
+        let reply = self.shared.request("join", room, Some(params), true).await;
+        let position = self.shared.position(room, reply.clone())?;
+        let reply = reply.expect("position() fails on an error reply");
+        let presence = match serde_json::from_value(reply["presence"].clone()) {
+            Ok(presence) => presence,
+            Err(e) => {
+                self.shared.abandon(room);
+                return Err(Error::Decode(e.to_string()));
+            }
+        };
+        let subscription = Subscription::new(self.clone(), room.to_owned(), position, events);
+        Ok(Room::new(subscription, presence, reply.get("reply").cloned().unwrap_or(Value::Null)))
+    }
+
+    /// Publishes `data` to a topic (if its handler lets clients publish). Returns the publication's position.
+    pub async fn publish<T: Serialize + ?Sized>(&self, topic: &str, data: &T) -> Result<StreamPosition, Error> {
+        let reply = self.shared.request("publish", topic, Some(data), false).await?;
+        serde_json::from_value(reply["position"].clone()).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Sends a message to a topic's handler and waits for its reply, decoded as `R` (use `Value` for any, `()` to
+    /// ignore it). The session must have subscribed to or joined the topic.
+    pub async fn request<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        topic: &str,
+        message: &T,
+    ) -> Result<R, Error> {
+        let reply = self.shared.request("message", topic, Some(message), false).await?;
+        serde_json::from_value(reply).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Reads a topic's retained history after `since` (from the oldest retained when `None`), at most `limit`
+    /// publications. Returns them with `true` when some after `since` were lost.
+    pub async fn history(
+        &self,
+        topic: &str,
+        since: Option<&StreamPosition>,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Publication>, bool), Error> {
+        let frame = ClientFrame {
+            kind: "history".into(),
+            id: Some(self.shared.next_id()),
+            topic: Some(topic.into()),
+            since: since.cloned(),
+            limit,
+            ..Default::default()
+        };
+        let reply = self.shared.send_request(frame, None).await?;
+        let gap = reply["gap"].as_bool().unwrap_or(false);
+        let publications = reply["publications"]
+            .as_array()
+            .ok_or_else(|| Error::Decode("history reply without publications".into()))?
+            .iter()
+            .map(|p| Publication {
+                topic: topic.to_owned(),
+                offset: p["offset"].as_u64().unwrap_or(0),
+                epoch: p["epoch"].as_str().unwrap_or_default().to_owned(),
+                data: p["data"].clone(),
+            })
+            .collect();
+        Ok((publications, gap))
+    }
+
+    /// Ends the session and closes the client (1000): pending requests fail, subscriptions end, and the server is
+    /// told at once (it need not wait out the resume window). Returns once the close has been sent.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.shared.command(Command::Close(done)) {
+            let _ = closed.await;
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Opens the first transport of `options.transports` that works.
+async fn first_link(opener: &Opener, options: &ClientOptions) -> Result<(usize, Link, Welcome), Error> {
+    let mut failures = Vec::new();
+    for (index, kind) in options.transports.iter().enumerate() {
+        match open(*kind, opener, None).await {
+            Ok((link, welcome)) => return Ok((index, link, welcome)),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if failures.is_empty() {
+        return Err(Error::Connect("no transports configured".into()));
+    }
+    Err(Error::Connect(failures.join("; ")))
+}

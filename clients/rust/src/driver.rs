@@ -1,0 +1,286 @@
+//! The driver: one task per client that owns the connection. It feeds received frames to the shared state in `seq`
+//! order and exactly once, acknowledges them, sends queued frames, and when the connection is lost reconnects
+//! (resuming the session, or starting over and subscribing again when the server could not resume it).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::json;
+use tidings_protocol::{CloseCode, ServerFrame};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::ack::AckTracker;
+use crate::dispatch::dispatch;
+use crate::endpoint::Resume;
+use crate::error::Error;
+use crate::options::{ClientOptions, TransportKind};
+use crate::shared::{Command, DriverEnds, Outgoing, Shared};
+use crate::state::ConnectionState;
+use crate::transport::{open, Down, Link, Opener, Peek, Welcome};
+
+/// Why serving a connection stopped.
+enum Ended {
+    /// The connection ended: with the server's close code, or `None` when it was lost without one.
+    Lost(Option<CloseCode>),
+    /// [`Client::close`](crate::Client::close) was called.
+    Close(oneshot::Sender<()>),
+    /// Every client handle is gone.
+    Dropped,
+}
+
+pub(crate) struct Driver {
+    /// Weak, so that the client closes when its last handle goes even though this task runs on.
+    shared: Weak<Shared>,
+    options: ClientOptions,
+    opener: Opener,
+    queue: mpsc::Receiver<Outgoing>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// The session, once a `welcome` named it.
+    session: Option<String>,
+    /// The highest `seq` processed in this session: frames at or below it are duplicates.
+    processed: u64,
+    ack: AckTracker,
+    /// Where the current transport is in `options.transports`.
+    current: usize,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: &Arc<Shared>, ends: DriverEnds, opener: Opener, current: usize) -> Self {
+        let options = shared.options.clone();
+        Driver {
+            shared: Arc::downgrade(shared),
+            ack: AckTracker::new(options.ack),
+            options,
+            opener,
+            queue: ends.queue,
+            commands: ends.commands,
+            session: None,
+            processed: 0,
+            current,
+        }
+    }
+
+    /// Runs until the client is closed, gives up, or is dropped.
+    pub(crate) async fn run(mut self, mut link: Link, welcome: Welcome) {
+        self.on_welcome(&link, welcome);
+        loop {
+            let code = match self.serve(&mut link).await {
+                Ended::Lost(code) => code,
+                Ended::Close(done) => {
+                    link.close().await;
+                    self.finish(Some(CloseCode::NORMAL));
+                    let _ = done.send(());
+                    return;
+                }
+                Ended::Dropped => {
+                    // Nobody can use the session any more: end it now rather than leave it to the resume window.
+                    link.close().await;
+                    return;
+                }
+            };
+            drop(link);
+            // 4500 included: the session lives on elsewhere, and this client must not take it back.
+            if code.is_some_and(|c| !c.should_reconnect()) {
+                tracing::debug!(?code, "the server closed the connection for good");
+                self.finish(code);
+                return;
+            }
+            tracing::debug!(?code, "connection lost; reconnecting");
+            match self.reconnect(code).await {
+                Some((new_link, welcome)) => {
+                    link = new_link;
+                    self.on_welcome(&link, welcome);
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Serves one connection until it ends.
+    async fn serve(&mut self, link: &mut Link) -> Ended {
+        loop {
+            // Long polling acknowledges with every poll: no `ack` frames there.
+            let ack_due = self.ack.deadline().filter(|_| link.kind != TransportKind::LongPoll);
+            tokio::select! {
+                command = self.commands.recv() => return match command {
+                    Some(Command::Close(done)) => Ended::Close(done),
+                    None => Ended::Dropped,
+                },
+                down = link.down.recv() => match down {
+                    Some(Down::Frame(text)) => {
+                        if let Some(ended) = self.on_frame(link, &text) {
+                            return ended;
+                        }
+                    }
+                    Some(Down::End(code)) => return Ended::Lost(code),
+                    None => return Ended::Lost(None),
+                },
+                outgoing = self.queue.recv() => match outgoing {
+                    Some(outgoing) => {
+                        if let (Some(id), Some(shared)) = (outgoing.id, self.shared.upgrade()) {
+                            shared.mark_sent(id);
+                        }
+                        link.send(outgoing.text);
+                    }
+                    None => return Ended::Dropped,
+                },
+                () = tokio::time::sleep_until(ack_due.unwrap_or_else(Instant::now)), if ack_due.is_some() => {
+                    self.send_ack(link);
+                }
+            }
+        }
+    }
+
+    /// Handles one received frame; `Some` when it ends the connection.
+    fn on_frame(&mut self, link: &Link, text: &str) -> Option<Ended> {
+        let shared = self.shared.upgrade()?;
+        let frame: ServerFrame = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.undecodable(link, &shared, text, e);
+                return None;
+            }
+        };
+        match frame {
+            ServerFrame::Welcome { session, resumed, .. } => self.on_welcome(link, Welcome { session, resumed }),
+            ServerFrame::Close { code, reason } => {
+                tracing::debug!(code, reason, "the server closed the connection");
+                return Some(Ended::Lost(Some(CloseCode(code))));
+            }
+            frame => {
+                let seq = frame.seq().expect("every other frame is numbered");
+                if seq <= self.processed {
+                    return None; // Sent again after a resume: processed already.
+                }
+                dispatch(&shared, frame);
+                self.processed(link, seq);
+            }
+        }
+        None
+    }
+
+    /// A frame this client cannot decode (say, a number beyond f64 in someone's payload): it still counts in the
+    /// sequence, and a reply still answers its request, so that the caller gets an error rather than a timeout.
+    fn undecodable(&mut self, link: &Link, shared: &Shared, text: &str, error: serde_json::Error) {
+        let peek = serde_json::from_str::<Peek>(text).ok();
+        let seq = peek.as_ref().and_then(|p| p.seq);
+        if seq.is_some_and(|seq| seq <= self.processed) {
+            return;
+        }
+        match peek {
+            Some(Peek { kind, id: Some(id), .. }) if kind == "reply" || kind == "error" => {
+                shared.answer(id, Err(Error::Decode(error.to_string())))
+            }
+            _ => tracing::warn!(%error, "dropping a frame this client cannot decode"),
+        }
+        if let Some(seq) = seq {
+            self.processed(link, seq);
+        }
+    }
+
+    fn processed(&mut self, link: &Link, seq: u64) {
+        self.processed = seq;
+        if link.kind == TransportKind::LongPoll {
+            // The poll loop acknowledges with its next poll.
+            self.ack.reset(seq);
+        } else if self.ack.processed(seq, Instant::now()) {
+            self.send_ack(link);
+        }
+    }
+
+    fn send_ack(&mut self, link: &Link) {
+        if let Some(seq) = self.ack.take() {
+            link.send(json!({ "type": "ack", "seq": seq }).to_string());
+        }
+    }
+
+    /// A `welcome`: when a link opens, and on long polling whenever a poll had to start a new session.
+    fn on_welcome(&mut self, link: &Link, welcome: Welcome) {
+        let resumed = welcome.resumed && self.session.as_deref() == Some(welcome.session.as_str());
+        if resumed {
+            // The link was opened (or polled) with `ack` = everything processed.
+            self.ack.reset(self.processed);
+        } else {
+            self.start_over(link, welcome.session.clone());
+        }
+        if let Some(shared) = self.shared.upgrade() {
+            shared.set_status(ConnectionState::Connected { transport: link.kind, session: welcome.session });
+        }
+    }
+
+    /// The server started a new session: number from 1 again, and subscribe and join again before anything
+    /// queued is sent (a queued message to a room needs the membership first).
+    fn start_over(&mut self, link: &Link, session: String) {
+        if let Some(old) = &self.session {
+            tracing::info!(old, new = session, "the server could not resume the session; starting over");
+        }
+        self.session = Some(session);
+        self.processed = 0;
+        self.ack.reset(0);
+        if let Some(shared) = self.shared.upgrade() {
+            for frame in shared.start_over() {
+                link.send(frame);
+            }
+        }
+    }
+
+    /// Reconnects with backoff: each round tries the transports in order (the first round from the current one),
+    /// resuming the session. `None` when the client closed or gave up meanwhile.
+    async fn reconnect(&mut self, lost_with: Option<CloseCode>) -> Option<(Link, Welcome)> {
+        let transports = self.options.transports.clone();
+        let mut attempt = 0;
+        loop {
+            if self.options.max_reconnect_attempts.is_some_and(|max| attempt >= max) {
+                self.finish(lost_with);
+                return None;
+            }
+            self.shared.upgrade()?.set_status(ConnectionState::Reconnecting { attempt });
+            let delay = self.options.backoff.delay(attempt);
+            tokio::select! {
+                command = self.commands.recv() => return self.closed_while_down(command).await,
+                () = tokio::time::sleep(delay) => {}
+            }
+            let first = if attempt == 0 { self.current } else { 0 };
+            for (index, kind) in transports.iter().enumerate().skip(first) {
+                let resume = self.session.clone().map(|session| Resume { session, ack: self.processed });
+                tokio::select! {
+                    command = self.commands.recv() => return self.closed_while_down(command).await,
+                    opened = open(*kind, &self.opener, resume.as_ref()) => match opened {
+                        Ok(opened) => {
+                            self.current = index;
+                            return Some(opened);
+                        }
+                        Err(e) => tracing::debug!(transport = %kind, error = %e, "reconnect failed"),
+                    },
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// A command while disconnected: a close ends the session with a best-effort `POST /send` (so the server
+    /// need not wait out the resume window), and the client.
+    async fn closed_while_down(&mut self, command: Option<Command>) -> Option<(Link, Welcome)> {
+        let Some(Command::Close(done)) = command else { return None };
+        if let Some(session) = &self.session {
+            let request = self
+                .opener
+                .http
+                .post(self.opener.endpoint.send_url(session))
+                .body(r#"[{"type":"close"}]"#)
+                .timeout(Duration::from_secs(1))
+                .send();
+            let _ = request.await;
+        }
+        self.finish(Some(CloseCode::NORMAL));
+        let _ = done.send(());
+        None
+    }
+
+    fn finish(&self, code: Option<CloseCode>) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.finish(code);
+        }
+    }
+}

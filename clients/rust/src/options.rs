@@ -1,0 +1,74 @@
+//! Client settings.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::ack::AckPolicy;
+use crate::backoff::Backoff;
+
+/// A way of carrying protocol frames (see `docs/protocol.md`, "Transports and endpoints").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// `GET {base}/ws`: frames both ways on one WebSocket.
+    WebSocket,
+    /// `GET {base}/sse`: frames down as Server-Sent Events; up with `POST {base}/send`.
+    Sse,
+    /// `GET {base}/poll`: frames down one batch per request; up with `POST {base}/send`.
+    LongPoll,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::WebSocket => "WebSocket",
+            TransportKind::Sse => "SSE",
+            TransportKind::LongPoll => "long polling",
+        })
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long a request waits for its reply.
+    pub request_timeout: Duration,
+    /// How long [`Client::connect`](crate::Client::connect) may take in all, trying each transport in turn.
+    pub connect_timeout: Duration,
+    /// How long one transport may take to open and deliver its `welcome`; past it, that transport has failed and the
+    /// next one in `transports` is tried.
+    pub open_timeout: Duration,
+    /// The transports to use, most preferred first. The client opens the first that works. When a connection is
+    /// lost, the first reconnect round tries the transport it had, then those after it in this order; later rounds
+    /// (after a backoff delay each) try them all from the first, so that a client comes back to its preferred
+    /// transport once that works again.
+    pub transports: Vec<TransportKind>,
+    /// Delays between reconnect attempts.
+    pub backoff: Backoff,
+    /// How many reconnect rounds (each trying the transports in order) to make after a connection is lost before
+    /// giving up and closing the client; `None` to keep trying, `Some(0)` never to reconnect.
+    pub max_reconnect_attempts: Option<u32>,
+    /// When to acknowledge the frames received.
+    pub ack: AckPolicy,
+    /// How many frames may wait to be sent (while disconnected, say). Past it, sending fails with
+    /// [`Error::QueueFull`](crate::Error::QueueFull).
+    pub max_queued_frames: usize,
+    /// A connection that receives nothing at all (not even the server's pings) for this long is taken for lost.
+    /// The server pings every 25 seconds (WebSocket) or 15 (SSE) and holds a poll for 25 seconds, by default.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(20),
+            open_timeout: Duration::from_secs(5),
+            transports: vec![TransportKind::WebSocket, TransportKind::Sse, TransportKind::LongPoll],
+            backoff: Backoff::default(),
+            max_reconnect_attempts: None,
+            ack: AckPolicy::default(),
+            max_queued_frames: 1024,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}

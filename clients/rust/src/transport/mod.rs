@@ -1,0 +1,152 @@
+//! Transports: each opens a [`Link`], one connection's worth of frames down and up, in the same shape whatever
+//! carries them, so that the driver above never cares which transport it has.
+
+mod event_stream;
+mod http_send;
+mod long_poll;
+mod sse;
+mod websocket;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tidings_protocol::{CloseCode, ServerFrame};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::endpoint::{Endpoint, Resume};
+use crate::error::Error;
+use crate::options::TransportKind;
+
+/// How many received frames a link may hold before its reader waits for the driver (backpressure to the socket).
+const DOWN_CAPACITY: usize = 256;
+
+/// Something a link received.
+#[derive(Debug)]
+pub(crate) enum Down {
+    /// One server frame, as JSON text.
+    Frame(String),
+    /// The connection ended: with the close code of a WebSocket close frame, or `None` when it was lost (1006).
+    /// (The `close` frame of SSE and long polling arrives as a `Frame`.)
+    End(Option<CloseCode>),
+}
+
+/// Something to send.
+#[derive(Debug)]
+pub(crate) enum Up {
+    /// One client frame, as JSON text.
+    Frame(String),
+    /// End the session (a WebSocket close frame, or a `close` frame over HTTP); `done` fires once it is written.
+    Close(oneshot::Sender<()>),
+}
+
+/// The session id upstream HTTP requests name. Long polling can switch to a new session in the middle of a link
+/// (a poll that names an expired session starts a new one), so it is shared rather than fixed at open.
+pub(crate) type SessionCell = Arc<Mutex<String>>;
+
+/// What every transport needs to open.
+#[derive(Clone)]
+pub(crate) struct Opener {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) http: reqwest::Client,
+    pub(crate) open_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
+/// The `welcome` that opened a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Welcome {
+    pub(crate) session: String,
+    pub(crate) resumed: bool,
+}
+
+/// One open connection. Dropping it drops the connection at once (its tasks are aborted).
+pub(crate) struct Link {
+    pub(crate) kind: TransportKind,
+    pub(crate) down: mpsc::Receiver<Down>,
+    up: mpsc::UnboundedSender<Up>,
+    session: SessionCell,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Link {
+    /// Sends a frame; false when the link's writer is gone (the link is ending, and `down` will say so).
+    pub(crate) fn send(&self, frame: String) -> bool {
+        self.up.send(Up::Frame(frame)).is_ok()
+    }
+
+    /// Ends the session: sends the close, then waits (briefly) for the server to end the connection, so that the
+    /// close is read before the socket goes.
+    pub(crate) async fn close(mut self) {
+        let (done, written) = oneshot::channel();
+        if self.up.send(Up::Close(done)).is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = written.await;
+            while let Some(Down::Frame(_)) = self.down.recv().await {}
+        })
+        .await;
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Opens `kind` and reads its `welcome`, within the open timeout.
+pub(crate) async fn open(
+    kind: TransportKind,
+    opener: &Opener,
+    resume: Option<&Resume>,
+) -> Result<(Link, Welcome), Error> {
+    let opening = async {
+        let (down_tx, down) = mpsc::channel(DOWN_CAPACITY);
+        let (up, up_rx) = mpsc::unbounded_channel();
+        let session = SessionCell::default();
+        let tasks = match kind {
+            TransportKind::WebSocket => websocket::open(opener, resume, down_tx, up_rx).await?,
+            TransportKind::Sse => sse::open(opener, resume, down_tx, up_rx, session.clone()).await?,
+            TransportKind::LongPoll => long_poll::open(opener, resume, down_tx, up_rx, session.clone()).await?,
+        };
+        let mut link = Link { kind, down, up, session, tasks };
+        let welcome = match link.down.recv().await {
+            Some(Down::Frame(text)) => match serde_json::from_str(&text) {
+                Ok(ServerFrame::Welcome { session, resumed, .. }) => Welcome { session, resumed },
+                Ok(ServerFrame::Close { code, .. }) => return Err(Error::Closed(Some(CloseCode(code)))),
+                _ => return Err(Error::Connect(format!("{kind}: expected a welcome frame, got {text}"))),
+            },
+            Some(Down::End(code)) => return Err(Error::Closed(code)),
+            None => return Err(Error::Closed(None)),
+        };
+        welcome.session.clone_into(&mut link.session.lock().expect("session cell lock"));
+        Ok((link, welcome))
+    };
+    tokio::time::timeout(opener.open_timeout, opening)
+        .await
+        .map_err(|_| Error::Connect(format!("{kind}: no welcome within {:?}", opener.open_timeout)))?
+}
+
+/// The fields of a server frame that transports look at, read without decoding the rest.
+#[derive(Deserialize)]
+pub(crate) struct Peek {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) id: Option<u64>,
+    pub(crate) seq: Option<u64>,
+    pub(crate) session: Option<String>,
+    #[serde(default)]
+    pub(crate) resumed: bool,
+}
+
+/// Reads an HTTP error response's status and (short) body for an error message.
+async fn refusal(kind: TransportKind, response: reqwest::Response) -> Error {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    Error::Connect(format!("{kind}: {status} {}", body.chars().take(200).collect::<String>()))
+}

@@ -1,0 +1,173 @@
+//! Sessions outliving their connections: resume, takeover, expiry, and recovery from topic history.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tidings_core::testkit::TestClient;
+use tidings_core::{async_trait, Connect, Handler, Hub, HubConfig, Identity, Joined, Refusal, ResumeFrom};
+use tidings_protocol::{CloseCode, ServerFrame};
+
+struct News;
+
+#[async_trait]
+impl Handler for News {
+    type Join = ();
+    type Message = ();
+    type Reply = ();
+    async fn join(&self, _ctx: &tidings_core::Context, _: ()) -> Result<Joined<()>, Refusal> {
+        Ok(Joined::new())
+    }
+}
+
+fn hub(resume_window: Duration) -> Hub {
+    let config = HubConfig { resume_window, ..Default::default() };
+    Hub::builder().handler("news:*", News).config(config).build().unwrap()
+}
+
+fn resume(client: &TestClient) -> Connect {
+    let from = ResumeFrom { session: client.session_id().to_owned(), ack: client.last_seq() };
+    Connect::resuming(Identity::anonymous(), Some(from))
+}
+
+async fn expect_pub(client: &mut TestClient, n: u64) {
+    assert_eq!(client.expect_broadcast("news:a").await, json!(n));
+}
+
+#[actix_rt::test]
+async fn a_resumed_session_gets_what_it_missed_exactly_once() {
+    let hub = hub(Duration::from_secs(5));
+    let mut client = TestClient::connect(&hub).await;
+    client.subscribe("news:a").await.unwrap();
+    hub.publish("news:a", &1).await.unwrap();
+    expect_pub(&mut client, 1).await;
+    assert!(hub.drop_connection(client.session_id()));
+    for n in 2..=4 {
+        hub.publish("news:a", &n).await.unwrap();
+    }
+    let mut resumed = TestClient::connect_with(&hub, resume(&client)).await;
+    assert!(resumed.resumed());
+    assert_eq!(resumed.session_id(), client.session_id());
+    for n in 2..=4 {
+        expect_pub(&mut resumed, n).await;
+    }
+    resumed.assert_no_frame(Duration::from_millis(100)).await;
+    // Subscriptions carried over: new publications keep coming.
+    hub.publish("news:a", &5).await.unwrap();
+    expect_pub(&mut resumed, 5).await;
+    assert_eq!(hub.session_count(), 1);
+}
+
+#[actix_rt::test]
+async fn a_newer_connection_takes_the_session_over_and_the_older_is_closed_with_4500() {
+    let hub = hub(Duration::from_secs(5));
+    let mut first = TestClient::connect(&hub).await;
+    first.subscribe("news:a").await.unwrap();
+    let mut second = TestClient::connect_with(&hub, resume(&first)).await;
+    assert!(second.resumed());
+    assert_eq!(first.expect_closed().await.code, CloseCode::SUPERSEDED);
+    hub.publish("news:a", &1).await.unwrap();
+    expect_pub(&mut second, 1).await;
+    assert_eq!(hub.session_count(), 1);
+}
+
+#[actix_rt::test]
+async fn a_lost_session_ends_after_the_resume_window_and_leaves_its_rooms() {
+    let hub = hub(Duration::from_millis(300));
+    let mut watcher = TestClient::connect(&hub).await;
+    watcher.join("news:room", json!(null)).await.unwrap();
+    let mut lost = TestClient::connect(&hub).await;
+    lost.join("news:room", json!(null)).await.unwrap();
+    watcher.expect_member_joined("news:room").await;
+    assert!(hub.drop_connection(lost.session_id()));
+    // Still a member while it may come back.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(hub.presence_of("news:room").await.unwrap().len(), 2);
+    let left = watcher.expect_member_left("news:room").await;
+    assert_eq!(left.session, lost.session_id());
+    assert_eq!(hub.session_count(), 1);
+    // Too late: a resume now starts a new session.
+    let late = TestClient::connect_with(&hub, resume(&lost)).await;
+    assert!(!late.resumed());
+    assert_ne!(late.session_id(), lost.session_id());
+}
+
+#[actix_rt::test]
+async fn a_session_is_not_resumed_for_another_identity_nor_from_a_forgotten_point() {
+    let hub = hub(Duration::from_secs(5));
+    let mut ann = TestClient::connect_as(&hub, Identity::user("ann")).await;
+    ann.subscribe("news:a").await.unwrap();
+    let stolen = ResumeFrom { session: ann.session_id().to_owned(), ack: ann.last_seq() };
+    let mallory = TestClient::connect_with(&hub, Connect::resuming(Identity::user("mallory"), Some(stolen))).await;
+    assert!(!mallory.resumed());
+    assert_ne!(mallory.session_id(), ann.session_id());
+    // Ann acknowledged frame 1 (give the ack a moment to arrive); a resume from 0 would need it again.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let from_zero = ResumeFrom { session: ann.session_id().to_owned(), ack: 0 };
+    let again = TestClient::connect_with(&hub, Connect::resuming(Identity::user("ann"), Some(from_zero))).await;
+    assert!(!again.resumed());
+}
+
+#[actix_rt::test]
+async fn a_client_close_ends_the_session_at_once() {
+    let hub = hub(Duration::from_secs(60));
+    let mut client = TestClient::connect(&hub).await;
+    client.send_raw(r#"{"type":"close"}"#);
+    assert_eq!(client.expect_closed().await.code, CloseCode::NORMAL);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(hub.session_count(), 0);
+}
+
+/// Subscribes with `since` and returns the offsets of the publications and the reply's `gap`.
+async fn subscribe_since(client: &mut TestClient, since: serde_json::Value) -> (Vec<u64>, bool) {
+    client.send_raw(json!({ "type": "subscribe", "id": 99, "topic": "news:a", "since": since }).to_string());
+    let mut offsets = Vec::new();
+    loop {
+        match client.next_frame().await {
+            ServerFrame::Pub { offset, .. } => offsets.push(offset),
+            ServerFrame::Reply { id: 99, data, .. } => return (offsets, data["gap"].as_bool().unwrap()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn subscribing_with_since_recovers_from_history_and_reports_gaps() {
+    let hub = hub(Duration::from_secs(5));
+    let mut epoch = String::new();
+    for n in 1..=5 {
+        epoch = hub.publish("news:a", &n).await.unwrap().epoch;
+    }
+    let mut client = TestClient::connect(&hub).await;
+    assert_eq!(subscribe_since(&mut client, json!({ "offset": 2, "epoch": epoch })).await, (vec![3, 4, 5], false));
+    let mut other = TestClient::connect(&hub).await;
+    let (offsets, gap) = subscribe_since(&mut other, json!({ "offset": 2, "epoch": "another-epoch" })).await;
+    assert!(gap, "an unknown epoch means the history the client knew is gone");
+    assert_eq!(offsets, [1, 2, 3, 4, 5]);
+}
+
+#[actix_rt::test]
+async fn recovery_during_a_stream_of_publications_skips_and_doubles_nothing() {
+    let hub = hub(Duration::from_secs(5));
+    let first = hub.publish("news:a", &0).await.unwrap();
+    let publisher = hub.clone();
+    let publishing = actix_rt::spawn(async move {
+        for n in 1..=300u64 {
+            publisher.publish("news:a", &n).await.unwrap();
+            if n % 10 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    let mut client = TestClient::connect(&hub).await;
+    let (mut offsets, gap) = subscribe_since(&mut client, json!({ "offset": 1, "epoch": first.epoch })).await;
+    assert!(!gap);
+    publishing.await.unwrap();
+    while offsets.last() != Some(&301) {
+        match client.next_frame().await {
+            ServerFrame::Pub { offset, .. } => offsets.push(offset),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(offsets, (2..=301).collect::<Vec<u64>>());
+}

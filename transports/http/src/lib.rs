@@ -1,0 +1,17 @@
+//! What the Tidings HTTP transports share: reading connect parameters ([`connect_params`]), the cross-origin
+//! policy ([`Cors`]), and the endpoint clients of SSE and long polling send their frames to ([`send_resource`],
+//! `POST <prefix>/send`).
+//!
+//! Applications mount these through the `tidings` facade; a custom HTTP transport can reuse them.
+
+mod cors;
+mod params;
+mod send;
+
+pub use cors::Cors;
+pub use params::{connect_params, ConnectParams, ConnectRefused};
+pub use send::send_resource;
+
+/// `Cache-Control` for every response of the HTTP transports: a cached poll or event stream would replay stale
+/// frames, or hide new ones.
+pub const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");

@@ -1,0 +1,102 @@
+//! `GET <prefix>/poll`.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{BufMut, Bytes, BytesMut};
+use tidings_core::protocol::encode;
+use tidings_core::{Connect, EncodedFrame, Hub, Identity, Next};
+use tidings_http::{connect_params, Cors, NO_STORE};
+use tracing::Instrument;
+
+use crate::LongPollConfig;
+
+pub(crate) struct Endpoint {
+    pub(crate) hub: Hub,
+    pub(crate) config: LongPollConfig,
+    pub(crate) cors: Arc<Cors>,
+}
+
+pub(crate) async fn preflight(req: HttpRequest, endpoint: web::Data<Endpoint>) -> HttpResponse {
+    endpoint.cors.preflight(&req)
+}
+
+/// What a poll answers.
+enum Answer {
+    Frames(Vec<EncodedFrame>),
+    /// Drop the HTTP connection without an answer, as a network failure would (`Hub::drop_connection`).
+    Abort,
+}
+
+pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> HttpResponse {
+    let params = match connect_params(&req, &endpoint.hub) {
+        Ok(params) => params,
+        Err(refusal) => return refusal.response(),
+    };
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let span = tracing::info_span!("longpoll", peer, session = tracing::field::Empty);
+    let answer = answer(&endpoint, Connect::resuming(Identity::anonymous(), params.resume)).instrument(span).await;
+    let mut response = HttpResponse::Ok();
+    endpoint.cors.apply(&req, &mut response);
+    response.insert_header((header::CONTENT_TYPE, "application/json")).insert_header(NO_STORE);
+    match answer {
+        Some(Answer::Frames(frames)) => response.body(json_array(&frames)),
+        Some(Answer::Abort) => {
+            // An error from the body stream makes actix-web drop the connection mid-response.
+            let failing = futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("connection dropped on request"))
+            });
+            response.streaming(failing)
+        }
+        None => HttpResponse::ServiceUnavailable().body("server shutting down"),
+    }
+}
+
+async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
+    let attachment = endpoint.hub.attach(connect).ok()?;
+    tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
+    if attachment.resumed_from().is_none() {
+        // A new session: its welcome is the whole answer; the next poll collects what follows.
+        let welcome = attachment.welcome();
+        attachment.detach();
+        return Some(Answer::Frames(vec![welcome]));
+    }
+    let mut frames = Vec::new();
+    let next = tokio::time::timeout(endpoint.config.hold, attachment.next(&mut frames, endpoint.config.max_batch));
+    Some(match next.await {
+        Ok(Next::Frames) => {
+            attachment.detach();
+            Answer::Frames(frames)
+        }
+        Ok(Next::Close(close)) => {
+            tracing::info!(code = close.code.0, "session closed");
+            attachment.end();
+            Answer::Frames(vec![encode::close(close.code.0, &close.reason)])
+        }
+        // A newer poll took over: it answers instead.
+        Ok(Next::Superseded) => Answer::Frames(Vec::new()),
+        Ok(Next::Dropped) => {
+            attachment.detach();
+            Answer::Abort
+        }
+        Err(_held_long_enough) => {
+            attachment.detach();
+            Answer::Frames(Vec::new())
+        }
+    })
+}
+
+/// `[frame,frame,...]`: each frame's per-session prefix and its shared body, copied once into the answer.
+fn json_array(frames: &[EncodedFrame]) -> Bytes {
+    let mut out = BytesMut::with_capacity(2 + frames.iter().map(|f| f.len() + 1).sum::<usize>());
+    out.put_u8(b'[');
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        frame.write_to(&mut out);
+    }
+    out.put_u8(b']');
+    out.freeze()
+}
