@@ -7,11 +7,13 @@ let app, browser;
 before(async () => { app = await startExample('chat'); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); await app?.stop(); });
 
-async function enter(nick) {
+/** Opens the chat as `nick`; `query` forces a transport (`?transport=sse`), `hide` removes browser APIs first. */
+async function enter(nick, { query = '', hide = [] } = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(app.url);
+  if (hide.length) await page.addInitScript((names) => { for (const name of names) delete window[name]; }, hide);
+  await page.goto(app.url + query);
   await page.fill('#nick', nick);
   await page.press('#nick', 'Enter');
   await page.waitForSelector('#status.up');
@@ -63,4 +65,59 @@ test('a nickname already in a room is refused with a visible error', async () =>
   await first.page.waitForFunction(() => document.querySelector('#log').textContent.includes('dora2 joined'));
   await first.page.close();
   await page.close();
+});
+
+const transportOf = (page) => page.evaluate(() => window.chat.client.transport);
+
+/** Two people exchange messages in the lobby; the second leaving is seen by the first. */
+async function converse(ann, bob, text) {
+  await ann.page.waitForFunction((t) => document.querySelector('#log').textContent.includes(t), `${bob.nick} joined`);
+  await bob.page.fill('#text', text);
+  await bob.page.press('#text', 'Enter');
+  await ann.page.waitForFunction((t) => document.querySelector('#log').textContent.includes(t), text);
+  await ann.page.fill('#text', `re: ${text}`);
+  await ann.page.press('#text', 'Enter');
+  await bob.page.waitForFunction((t) => document.querySelector('#log').textContent.includes(t), `re: ${text}`);
+  // Closing the page ends the session at once (WebSocket close, or a beacon on SSE and long polling).
+  await bob.page.close();
+  await ann.page.waitForFunction((t) => document.querySelector('#log').textContent.includes(t), `${bob.nick} left`);
+  await ann.page.close();
+  assert.deepEqual([...ann.errors, ...bob.errors], []);
+}
+
+async function person(nick, options) {
+  return { nick, ...(await enter(nick, options)) };
+}
+
+for (const transport of ['websocket', 'sse', 'longpoll']) {
+  test(`the chat works with ${transport} forced`, async () => {
+    const query = `?transport=${transport}`;
+    const ann = await person(`ann-${transport}`, { query });
+    const bob = await person(`bob-${transport}`, { query });
+    assert.equal(await transportOf(ann.page), transport);
+    assert.match(await ann.page.textContent('#status'), new RegExp(`\\(${transport}\\)`));
+    await converse(ann, bob, `hello over ${transport}`);
+  });
+}
+
+test('without WebSocket the page falls back to SSE on its own', async () => {
+  const ann = await person('ann-nows', { hide: ['WebSocket'] });
+  const bob = await person('bob-nows');
+  assert.equal(await transportOf(ann.page), 'sse');
+  assert.equal(await transportOf(bob.page), 'websocket');
+  await converse(ann, bob, 'from a WebSocket page to an SSE page');
+});
+
+test('without WebSocket and EventSource the page falls back to long polling', async () => {
+  const ann = await person('ann-legacy', { hide: ['WebSocket', 'EventSource'] });
+  const bob = await person('bob-legacy', { hide: ['WebSocket', 'EventSource', 'fetch'] });
+  assert.equal(await transportOf(ann.page), 'longpoll');
+  assert.equal(await transportOf(bob.page), 'longpoll');
+  await converse(ann, bob, 'plain XMLHttpRequest');
+});
+
+test('a WebSocket page and a long-polling page exchange messages', async () => {
+  const ann = await person('ann-mixed', { query: '?transport=websocket' });
+  const bob = await person('bob-mixed', { query: '?transport=longpoll' });
+  await converse(ann, bob, 'across transports');
 });

@@ -185,3 +185,20 @@ async fn cross_origin_requests_get_headers_only_from_allowed_origins() {
     let response = request(default.addr, "GET", "/realtime/poll", &[("Origin", "http://app.example")], "").await;
     assert_eq!(response.header("access-control-allow-origin"), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_poll_client_gets_what_was_queued_before_a_shutdown_then_the_close() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let session = new_poll_session(&server).await;
+    assert_eq!(post(&server, &session, json!({"type":"subscribe","id":1,"topic":"news:a"})).await, 204);
+    assert_eq!(poll(&server, &format!("session={session}&ack=0")).await[0]["id"], 1);
+    server.hub.publish("news:a", &"last words").await.unwrap();
+    // Between polls: the session has no connection, but a frame to deliver before its close.
+    let hub = server.hub.clone();
+    let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let batch = poll(&server, &format!("session={session}&ack=1")).await;
+    assert_eq!(batch[0]["data"], "last words", "{batch}");
+    assert_eq!((batch[1]["type"].as_str(), batch[1]["code"].as_u64()), (Some("close"), Some(1001)), "{batch}");
+    assert_eq!(shutdown.await.unwrap(), 0, "every session ended");
+}

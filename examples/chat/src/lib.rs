@@ -93,7 +93,7 @@ pub fn hub() -> Hub {
     Hub::builder().handler("chat:*", ChatRoom).build().expect("the chat's topic pattern is valid")
 }
 
-/// The page, with the realtime endpoint at `/realtime/ws`.
+/// The page, with the realtime endpoints (and the JavaScript client) under `/realtime`.
 pub fn configure(hub: &Hub) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
     move |cfg| {
         cfg.service(tidings::scope("/realtime", hub)).route("/", web::get().to(index));

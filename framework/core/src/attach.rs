@@ -191,10 +191,19 @@ impl SessionHandle {
     /// the session's inbound queue is full (backpressure on the client's request).
     pub async fn receive(&self, frame: Bytes) -> Result<(), SessionGone> {
         match self.0.route(frame) {
+            Routed::Acked if self.0.outbox.is_ended() => Err(SessionGone),
             Routed::Acked => Ok(()),
             Routed::Request(inbound) => {
                 let actor = self.0.actor.get().ok_or(SessionGone)?;
-                actor.send(inbound).await.map_err(|_| SessionGone)
+                if self.0.outbox.is_ended() {
+                    return Err(SessionGone);
+                }
+                // Queued is enough; only a full mailbox makes the caller wait (until the session takes this one).
+                match actor.try_send(inbound) {
+                    Ok(()) => Ok(()),
+                    Err(actix::dev::SendError::Full(inbound)) => actor.send(inbound).await.map_err(|_| SessionGone),
+                    Err(actix::dev::SendError::Closed(_)) => Err(SessionGone),
+                }
             }
         }
     }
@@ -216,13 +225,14 @@ impl Hub {
     /// and the client's `ack` can be continued from exactly; otherwise to a new session. Must be called on an
     /// actix runtime (the new session's actor starts there).
     pub fn attach(&self, connect: Connect) -> Result<Attachment, AttachError> {
-        if self.is_shutting_down() {
-            return Err(AttachError::ShuttingDown);
-        }
+        // A session closing with frames still to deliver may be resumed even during a shutdown; nothing new starts.
         if let Some(resume) = &connect.resume {
             if let Some(attachment) = self.try_resume(resume, &connect.identity) {
                 return Ok(attachment);
             }
+        }
+        if self.is_shutting_down() {
+            return Err(AttachError::ShuttingDown);
         }
         let me = SessionRef::new(connect.identity, self.config());
         let span = tracing::info_span!("session", id = %me.id, user = me.identity.user.as_deref());

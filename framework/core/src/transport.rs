@@ -198,11 +198,16 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                 Ok(Some(frame)) => match session.0.route(frame) {
                     Routed::Acked => {}
                     Routed::Request(inbound) => {
-                        let Some(actor) = session.0.actor.get() else { return Outcome::End(None) };
+                        let actor = session.0.actor.get().expect("a session's actor is set when it is attached");
                         match actor.try_send(inbound) {
                             Ok(()) => {}
                             Err(actix::dev::SendError::Full(frame)) => waiting = Some(Box::pin(actor.send(frame))),
-                            Err(actix::dev::SendError::Closed(_)) => return Outcome::End(None),
+                            Err(actix::dev::SendError::Closed(_)) => {
+                                // The session ended under this connection; its close is on the way, but do not
+                                // wait for it.
+                                let close = Close::going_away();
+                                return Outcome::End(Some(close_within(transport, close, write_timeout).await));
+                            }
                         }
                     }
                 },

@@ -45,13 +45,14 @@ pub fn connect_params(req: &HttpRequest, hub: &tidings_core::Hub) -> Result<Conn
             }
         }
     }
-    if hub.is_shutting_down() {
-        return Err(ConnectRefused { status: StatusCode::SERVICE_UNAVAILABLE, reason: "server shutting down".into() });
-    }
     let mut resume = ResumeFrom::from_query(query).map_err(ConnectRefused::bad_request)?;
     if resume.is_none() {
         resume =
             req.headers().get("Last-Event-ID").and_then(|id| id.to_str().ok()).and_then(ResumeFrom::from_last_event_id);
+    }
+    // A client that resumes may still collect what its closing session holds; nothing new starts.
+    if resume.is_none() && hub.is_shutting_down() {
+        return Err(ConnectRefused { status: StatusCode::SERVICE_UNAVAILABLE, reason: "server shutting down".into() });
     }
     Ok(ConnectParams { resume })
 }

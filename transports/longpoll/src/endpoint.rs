@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::FutureExt;
 use tidings_core::protocol::encode;
 use tidings_core::{Connect, EncodedFrame, Hub, Identity, Next};
 use tidings_http::{connect_params, Cors, NO_STORE};
@@ -66,7 +67,20 @@ async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
     let next = tokio::time::timeout(endpoint.config.hold, attachment.next(&mut frames, endpoint.config.max_batch));
     Some(match next.await {
         Ok(Next::Frames) => {
-            attachment.detach();
+            // When these were the last frames before the session's close, the close goes in this answer too:
+            // there may be no next poll to carry it.
+            let mut more = Vec::new();
+            match attachment.next(&mut more, 1).now_or_never() {
+                Some(Next::Close(close)) => {
+                    attachment.end();
+                    frames.push(encode::close(close.code.0, &close.reason));
+                }
+                Some(Next::Frames) => {
+                    frames.append(&mut more);
+                    attachment.detach();
+                }
+                _ => attachment.detach(),
+            }
             Answer::Frames(frames)
         }
         Ok(Next::Close(close)) => {

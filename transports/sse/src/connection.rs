@@ -47,7 +47,9 @@ impl Transport for SseConnection {
             tokio::select! {
                 () = self.body.closed() => return Err(TransportError::Lost("the client closed the event stream".into())),
                 _ = self.heartbeat.tick() => {
-                    if self.body.send(Bytes::from_static(b": ping\n\n")).await.is_err() {
+                    // A full channel means events are waiting to go out anyway: no ping needed, and waiting here
+                    // for a client that stopped reading would keep the stream attached without limit.
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = self.body.try_send(Bytes::from_static(b": ping\n\n")) {
                         return Err(TransportError::Lost("the event stream was closed".into()));
                     }
                 }

@@ -28,13 +28,14 @@ pub(crate) async fn serve(req: HttpRequest, payload: web::Payload, endpoint: web
             ));
         }
     }
-    if endpoint.hub.is_shutting_down() {
-        return HttpResponse::ServiceUnavailable().body("server shutting down");
-    }
     let resume = match ResumeFrom::from_query(req.query_string()) {
         Ok(resume) => resume,
         Err(e) => return HttpResponse::BadRequest().body(e),
     };
+    // A client that resumes may still collect what its closing session holds; nothing new starts.
+    if resume.is_none() && endpoint.hub.is_shutting_down() {
+        return HttpResponse::ServiceUnavailable().body("server shutting down");
+    }
     let (response, socket) = match upgrade(&req, payload, &endpoint.config, endpoint.hub.config().max_message_bytes) {
         Ok(upgraded) => upgraded,
         Err(refusal) => return refusal.response(),

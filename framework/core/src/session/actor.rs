@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::requests::SessionState;
+use crate::close::Close;
 
 /// A frame from the client, as the transport received it.
 pub(crate) struct Inbound(pub(crate) Bytes);
@@ -42,11 +43,14 @@ impl Message for Detached {
 pub(crate) struct Session {
     state: Rc<SessionState>,
     span: tracing::Span,
+    /// The pending end of the resume window, replaced at each lost connection (a long-poll session loses one per
+    /// poll: its timers must not pile up).
+    expiry: Option<actix::SpawnHandle>,
 }
 
 impl Session {
     pub(crate) fn new(state: SessionState, span: tracing::Span) -> Self {
-        Session { state: Rc::new(state), span }
+        Session { state: Rc::new(state), span, expiry: None }
     }
 }
 
@@ -59,6 +63,8 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        // From now on no connection may resume the session, and one still attached is closed.
+        self.state.me.outbox.end(Close::going_away());
         let state = self.state.clone();
         let span = self.span.clone();
         actix::spawn(async move { state.end().await }.instrument(span));
@@ -93,19 +99,22 @@ impl Handler<Detached> for Session {
         if outbox.generation() != generation {
             return;
         }
-        if outbox.is_closing() {
+        if outbox.is_closing() && !outbox.has_unsent() {
             actix::ActorContext::stop(ctx);
             return;
         }
         let window = self.state.hub.config().resume_window;
         tracing::debug!(parent: &self.span, ?window, "connection lost; keeping the session for a resume");
-        ctx.run_later(window, move |session, ctx| {
+        if let Some(previous) = self.expiry.take() {
+            ctx.cancel_future(previous);
+        }
+        self.expiry = Some(ctx.run_later(window, move |session, ctx| {
             let outbox = &session.state.me.outbox;
             // Still the same lost connection: nobody resumed the session in time.
             if outbox.generation() == generation && !outbox.is_attached() {
                 tracing::info!(parent: &session.span, "resume window passed; ending the session");
                 actix::ActorContext::stop(ctx);
             }
-        });
+        }));
     }
 }

@@ -74,10 +74,20 @@ impl SessionRef {
         self.end_if_detached();
     }
 
-    /// A closing session with no connection to deliver its close ends now rather than at the end of its resume
-    /// window.
+    /// Queues recovered publications and releases the held ones (see `Outbox::release`), closing the session as
+    /// a slow consumer when they overflow its queue.
+    pub(crate) fn release(&self, recovered: Vec<Bytes>, last: u64) {
+        if self.outbox.release(recovered, last) == Err(PushError::Overflow) {
+            tracing::warn!(session = %self.id, "recovered publications overflowed the queue; closing the session");
+            self.end_if_detached();
+        }
+    }
+
+    /// A closing session with no connection, and nothing left to deliver before its close, ends now rather than
+    /// at the end of its resume window. (With frames left, a client that comes back within the window gets them
+    /// and then the close.)
     fn end_if_detached(&self) {
-        if !self.outbox.is_attached() {
+        if !self.outbox.is_attached() && !self.outbox.has_unsent() {
             if let Some(actor) = self.actor.get() {
                 actor.do_send(End { generation: None });
             }

@@ -83,6 +83,8 @@ struct State {
     dropped: Option<u64>,
     /// Whether a connection is attached (the session's first connection counts from the start).
     attached: bool,
+    /// The session has ended: no connection may take it over any more.
+    ended: bool,
     /// Publications of one topic held back while the session recovers that topic from history.
     hold: Option<Hold>,
 }
@@ -126,6 +128,7 @@ impl Outbox {
                 generation: 0,
                 dropped: None,
                 attached: true,
+                ended: false,
                 hold: None,
             }),
             ready: Notify::new(),
@@ -149,10 +152,17 @@ impl Outbox {
         if state.close.is_some() {
             return Err(PushError::Closed);
         }
+        let unsent = state.unsent();
         if let (Some(hold), Some((topic, offset))) = (&mut state.hold, publication) {
             if *hold.topic == *topic {
-                hold.frames.push((offset, body, cache));
-                return Ok(());
+                // Held frames count against the limits too: a hot topic during a slow history read must not grow
+                // the session without bound.
+                if hold.frames.len() + unsent < self.max_frames {
+                    hold.frames.push((offset, body, cache));
+                    return Ok(());
+                }
+                self.overflow(&mut state);
+                return Err(PushError::Overflow);
             }
         }
         self.enqueue(&mut state, body, cache)?;
@@ -165,14 +175,7 @@ impl Outbox {
         // An empty queue always takes one frame, so a frame larger than `max_bytes` still goes out.
         let full = state.unsent() >= self.max_frames || state.unsent_bytes + body.len() > self.max_bytes;
         if full && state.unsent() > 0 {
-            state.queue = VecDeque::new();
-            state.unsent_bytes = 0;
-            state.sent_bytes = 0;
-            state.acked = state.next_seq - 1;
-            state.hold = None;
-            state.cursor = state.next_seq;
-            state.close = Some(Close::slow_consumer());
-            self.ready.notify_waiters();
+            self.overflow(state);
             return Err(PushError::Overflow);
         }
         let seq = state.next_seq;
@@ -194,6 +197,18 @@ impl Outbox {
         if forgotten > 0 {
             tracing::trace!(forgotten, "unacknowledged frames beyond the replay limits forgotten");
         }
+    }
+
+    /// The session fell too far behind: free everything and close it as a slow consumer.
+    fn overflow(&self, state: &mut State) {
+        state.queue = VecDeque::new();
+        state.unsent_bytes = 0;
+        state.sent_bytes = 0;
+        state.acked = state.next_seq - 1;
+        state.hold = None;
+        state.cursor = state.next_seq;
+        state.close = Some(Close::slow_consumer());
+        self.ready.notify_waiters();
     }
 
     /// Starts holding back `topic`'s publications, until [`Outbox::release`].
@@ -244,6 +259,30 @@ impl Outbox {
         self.state.lock().close.is_some()
     }
 
+    /// Whether the session has ended.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.state.lock().ended
+    }
+
+    /// Whether frames wait to be sent.
+    pub(crate) fn has_unsent(&self) -> bool {
+        self.state.lock().unsent() > 0
+    }
+
+    /// The session has ended (its actor stopped): refuse takeovers, and end any reader with `close` (unless the
+    /// session was closing already).
+    pub(crate) fn end(&self, close: Close) {
+        let mut state = self.state.lock();
+        state.ended = true;
+        if state.close.is_none() {
+            state.close = Some(close);
+        }
+        // Nothing is sent any more: a reader gets the close at once.
+        state.cursor = state.next_seq;
+        drop(state);
+        self.ready.notify_waiters();
+    }
+
     /// The client processed every frame up to `seq`: forget them. Acknowledging a frame not sent yet counts as
     /// acknowledging what was sent.
     pub(crate) fn ack(&self, seq: u64) {
@@ -257,7 +296,9 @@ impl Outbox {
     /// ever sent: the session cannot continue exactly where the client is.
     pub(crate) fn take_over(&self, ack: u64) -> Result<u64, ResumeGap> {
         let mut state = self.state.lock();
-        if ack < state.acked || ack >= state.cursor || state.close.is_some() {
+        // A closing session may still be taken over while it has frames to deliver before its close.
+        let closed = state.close.is_some() && state.unsent() == 0;
+        if ack < state.acked || ack >= state.cursor || state.ended || closed {
             return Err(ResumeGap);
         }
         state.ack(ack);
@@ -461,6 +502,36 @@ mod tests {
         assert_eq!(outbox.next(0, &mut out, 10).await, Next::Frames);
         let bodies: Vec<_> = out.iter().map(|f| std::str::from_utf8(&f.body).unwrap().to_owned()).collect();
         assert_eq!(bodies, ["u1", "t4", "t5", "t6", "t7"]);
+    }
+
+    #[actix_rt::test]
+    async fn held_publications_count_against_the_limits() {
+        let outbox = Outbox::new(2, 10_000);
+        outbox.hold("t");
+        outbox.push(Bytes::from("t1"), None, Some(("t", 1))).unwrap();
+        outbox.push(Bytes::from("t2"), None, Some(("t", 2))).unwrap();
+        assert_eq!(outbox.push(Bytes::from("t3"), None, Some(("t", 3))), Err(PushError::Overflow));
+        assert!(outbox.is_closing());
+    }
+
+    #[actix_rt::test]
+    async fn an_ended_session_cannot_be_taken_over_and_its_reader_is_closed() {
+        let outbox = Outbox::new(10, 1000);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.end(Close::going_away());
+        assert_eq!(outbox.take_over(0), Err(ResumeGap));
+        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
+    }
+
+    #[actix_rt::test]
+    async fn a_closing_session_with_frames_left_can_still_be_taken_over_to_deliver_them() {
+        let outbox = Outbox::new(10, 1000);
+        outbox.push(body(1), None, None).unwrap();
+        outbox.close(Close::going_away());
+        let generation = outbox.take_over(0).unwrap();
+        assert_eq!(seqs(&outbox, generation, 10).await, [1]);
+        assert_eq!(outbox.next(generation, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
+        assert_eq!(outbox.take_over(1), Err(ResumeGap));
     }
 
     #[actix_rt::test]

@@ -64,6 +64,8 @@ impl SessionState {
             Ok(outcome) => outcome,
             Err(_) => {
                 tracing::error!(request = ?request, "a topic handler panicked; answering with `internal`");
+                // A recovery cut short must not hold the topic's publications back for ever.
+                self.me.outbox.unhold();
                 Err(Refusal::new(ErrorCode::INTERNAL, "the handler failed"))
             }
         };
@@ -167,8 +169,7 @@ impl SessionState {
         };
         let bodies = page.publications.iter().map(|p| encode::publication_body(topic, &p.position, &p.data)).collect();
         tracing::debug!(topic, since = since.offset, recovered = page.publications.len(), gap = page.gap, "recovered");
-        // A queue overflow ends the session; a closed one needs no answer.
-        let _ = self.me.outbox.release(bodies, page.position.offset);
+        self.me.release(bodies, page.position.offset);
         Ok(page.gap)
     }
 

@@ -1,0 +1,79 @@
+// What subscriptions and rooms share: the client's view of a topic it receives (a "channel"), and the position
+// bookkeeping that lets a new session pick up where the last one left off (docs/protocol.md, "Recovering from
+// history").
+
+import type { TidingsError } from './errors.js';
+import type { Member, Position, Publication, RequestFrame } from './protocol.js';
+
+/** Told to a subscription or room when publications were missed and cannot be recovered. */
+export interface GapEvent {
+  /** The position recovery started from (the last publication seen), if there was one. */
+  since: Position | undefined;
+  /** The topic's position when the server answered. */
+  position: Position;
+}
+
+/**
+ * How the client drives a subscription or room. Not part of the public API: the client calls these as frames
+ * arrive, synchronously and in `seq` order.
+ * @internal
+ */
+export interface Channel {
+  readonly topic: string;
+  readonly kind: 'subscribe' | 'join';
+  /** The id of the subscribe/join request not yet answered, if any. */
+  pendingRequestId: number | null;
+  /** The subscribe or join frame for the next (re)subscription. */
+  openFrame(id: number): RequestFrame;
+  handleOpened(data: unknown): void;
+  handleRefused(error: TidingsError): void;
+  handlePublication(publication: Publication): void;
+  handlePush(data: unknown): void;
+  handleMember(joined: boolean, member: Member): void;
+  /** The session ended: the channel will be opened again on the next one. */
+  handleSessionLost(): void;
+  /** The client closed, or the channel was left: no more events. */
+  handleEnded(error: TidingsError | null): void;
+}
+
+/**
+ * The last position seen on a topic, which is what a re-subscription asks to recover from.
+ * @internal
+ */
+export class StreamCursor {
+  private last: Position | null = null;
+  private sent: Position | undefined;
+  private seenSinceRequest = false;
+
+  constructor(private readonly initial: Position | undefined) {}
+
+  /** The last publication's position, or where the subscription started when none arrived yet. */
+  get position(): Position | null {
+    return this.last;
+  }
+
+  /** The `since` of the recovery that was last asked for. */
+  get requestedSince(): Position | undefined {
+    return this.sent;
+  }
+
+  /** `since` for the next subscribe/join. */
+  nextSince(): Position | undefined {
+    this.sent = this.last ?? this.initial;
+    this.seenSinceRequest = false;
+    return this.sent;
+  }
+
+  observe(publication: Publication): void {
+    this.last = { offset: publication.offset, epoch: publication.epoch };
+    this.seenSinceRequest = true;
+  }
+
+  /**
+   * Takes the position from the reply unless publications arrived since the request (they may come before the
+   * reply, and are then newer). After a gap the old position is worthless: recovery would only report the same gap.
+   */
+  opened(position: Position, gap: boolean): void {
+    if (!this.seenSinceRequest && (this.last === null || gap)) this.last = { ...position };
+  }
+}

@@ -1,0 +1,837 @@
+// The client: one session with a Tidings server, kept alive across connections and transports. It owns the
+// connection lifecycle (fallback, backoff, resume), exactly-once processing by `seq`, acknowledgements, requests
+// and their answers, and the subscriptions and rooms it restores on a new session.
+
+import { Backoff } from './backoff.js';
+import type { Channel } from './channel.js';
+import { shouldReconnect } from './close-codes.js';
+import { resolveHostApi } from './env.js';
+import { ClientErrorCode, TidingsError } from './errors.js';
+import { Emitter } from './events.js';
+import { createHttpClient } from './http.js';
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import {
+  ProtocolViolation,
+  toHistoryReply,
+  toPosition,
+  type ClientFrame,
+  type Position,
+  type Publication,
+  type RequestFrame,
+  type SequencedFrame,
+  type ServerFrame,
+  type WelcomeFrame,
+} from './protocol.js';
+import { Room, type JoinOptions } from './room.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
+import { LongPollTransport } from './transports/longpoll.js';
+import { SseTransport } from './transports/sse.js';
+import {
+  ABNORMAL_CLOSURE,
+  type Transport,
+  type TransportContext,
+  type TransportName,
+} from './transports/transport.js';
+import { WebSocketTransport } from './transports/websocket.js';
+import { Endpoints } from './url.js';
+
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
+
+export type StateChange =
+  /** A transport is being tried. */
+  | { state: 'connecting'; transport: TransportName; attempt: number }
+  /** `welcome` arrived: `resumed` tells whether the previous session goes on. */
+  | { state: 'connected'; transport: TransportName; session: string; resumed: boolean }
+  /** Waiting `delay` ms before the next attempt. */
+  | { state: 'reconnecting'; attempt: number; delay: number }
+  /** An open connection was lost; the client will reconnect. */
+  | { state: 'disconnected'; code: number; reason: string }
+  /** For good: `close()` was called or the server said to give up. */
+  | { state: 'closed'; code: number; reason: string };
+
+export interface ClientEvents {
+  state: StateChange;
+  connected: { transport: TransportName; session: string; resumed: boolean };
+  disconnected: { code: number; reason: string };
+  closed: { code: number; reason: string };
+  /** A new session began (the first one, or after the previous one could not be resumed). */
+  session: { session: string; previous: string | null };
+  /** A transport failed to open; the next one in the order is tried. */
+  transportFailed: { transport: TransportName; reason: string };
+  /** An error that answers no request of this client. */
+  error: TidingsError;
+}
+
+export interface RequestOptions {
+  /** ms; defaults to the client's `requestTimeout`. */
+  timeout?: number;
+}
+
+export interface HistoryOptions extends RequestOptions {
+  /** Only publications after this position. */
+  since?: Position;
+  /** At most this many. */
+  limit?: number;
+}
+
+export interface HistoryPage<T = unknown> {
+  publications: Publication<T>[];
+  position: Position;
+  /** Publications after `since` are no longer retained, or `since` is from another epoch. */
+  gap: boolean;
+}
+
+type WithoutId<F> = F extends unknown ? Omit<F, 'id'> : never;
+
+interface PendingRequest {
+  frame: RequestFrame;
+  /** The session the frame was handed to a transport under; null while it waits in the buffer. */
+  sentOn: string | null;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** Set for a subscription's or room's subscribe/join, which a new session sends again instead of failing. */
+  channel: Channel | null;
+  /** An unsubscribe/leave: a lost session did what it asked. */
+  closes: boolean;
+  onReply(data: unknown): void;
+  onError(error: TidingsError): void;
+}
+
+interface Connection {
+  name: TransportName;
+  transport: Transport;
+  /** `welcome` arrived. */
+  opened: boolean;
+  /** Frames may be sent (after an earlier connection's last HTTP request settled). */
+  ready: boolean;
+  openTimer: ReturnType<typeof setTimeout> | null;
+  stallTimer: ReturnType<typeof setTimeout> | null;
+  lastActivity: number;
+}
+
+const now = (): number => Date.now();
+
+export class Client extends Emitter<ClientEvents> {
+  private readonly options: ResolvedOptions;
+  private readonly endpoints: Endpoints;
+  private readonly hostApis: Pick<TransportContext, 'WebSocket' | 'EventSource' | 'http'>;
+  private readonly available: TransportName[];
+  private readonly backoff: Backoff;
+  private current: ClientState = 'idle';
+  private conn: Connection | null = null;
+  private session: string | null = null;
+  private readonly ownSessions = new Set<string>();
+  /** Highest seq processed in the current session. */
+  private processed = 0;
+  /** Highest seq the server was told about. */
+  private acked = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  private preferred: TransportName | null = null;
+  private candidates: TransportName[] = [];
+  private candidateIndex = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Frames waiting for a connection, in the order they must reach the session. */
+  private buffer: ClientFrame[] = [];
+  private readonly requests = new Map<number, PendingRequest>();
+  private nextId = 1;
+  private readonly channels = new Map<string, Channel>();
+  /** An abandoned connection's HTTP request still on the wire: later frames wait for it, to keep their order. */
+  private barrier: Promise<void> | null = null;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    super();
+    this.endpoints = new Endpoints(url);
+    this.options = resolveOptions(options);
+    this.backoff = new Backoff(this.options.backoff);
+    this.hostApis = {
+      WebSocket: resolveHostApi(options.WebSocket, 'WebSocket'),
+      EventSource: resolveHostApi(options.EventSource, 'EventSource'),
+      http: createHttpClient({
+        XMLHttpRequest: options.XMLHttpRequest,
+        fetch: options.fetch,
+        withCredentials: this.options.withCredentials,
+      }),
+    };
+    const { WebSocket, EventSource, http } = this.hostApis;
+    this.available = this.options.transports.filter((name) =>
+      name === 'websocket' ? WebSocket !== undefined : name === 'sse' ? EventSource !== undefined && !!http : !!http,
+    );
+    if (this.available.length === 0) {
+      throw new TypeError(
+        `none of the transports ${this.options.transports.join(', ')} can run here: ` +
+          'pass the WebSocket, EventSource, XMLHttpRequest or fetch implementation in the options',
+      );
+    }
+    if (this.options.closeOnPageHide) this.watchPageHide();
+    if (options.autoConnect !== false) this.connect();
+  }
+
+  /** Ends the session with a beacon when the page goes away for good (see `closeOnPageHide`). */
+  private watchPageHide(): void {
+    const page = globalThis as {
+      addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void;
+      navigator?: { sendBeacon?: (url: string, body: string) => boolean };
+    };
+    const beacon = page.navigator?.sendBeacon;
+    if (typeof page.addEventListener !== 'function' || typeof beacon !== 'function') return;
+    page.addEventListener('pagehide', (event) => {
+      if (event.persisted || this.current === 'closed' || this.session === null) return;
+      // A beacon is a POST with a text/plain body, which /send takes; it is delivered even as the page unloads.
+      beacon.call(page.navigator, this.endpoints.url('send', { session: this.session }), '[{"type":"close"}]');
+    });
+  }
+
+  /** The connection state. */
+  get state(): ClientState {
+    return this.current;
+  }
+
+  /** The transport of the open connection, or null while there is none. */
+  get transport(): TransportName | null {
+    return this.conn && this.conn.opened ? this.conn.name : null;
+  }
+
+  /** The current session's id, once the server gave one. */
+  get sessionId(): string | null {
+    return this.session;
+  }
+
+  /** Starts connecting (only needed with `autoConnect: false`). */
+  connect(): this {
+    if (this.current !== 'idle') return this;
+    this.current = 'connecting';
+    // A microtask later, so that listeners added right after `new Client()` see the first state change.
+    Promise.resolve().then(() => {
+      if (this.current === 'connecting' && this.conn === null) this.startCycle();
+    });
+    return this;
+  }
+
+  /** Resolves once connected (at once if already), rejects if the client closes first. */
+  ready(): Promise<void> {
+    if (this.conn && this.conn.opened) return Promise.resolve();
+    if (this.current === 'closed') return Promise.reject(this.closedError('the client is closed'));
+    return new Promise((resolve, reject) => {
+      const offConnected = this.once('connected', () => {
+        offClosed();
+        resolve();
+      });
+      const offClosed = this.once('closed', ({ code, reason }) => {
+        offConnected();
+        reject(this.closedError(`the client closed (${code} ${reason})`, code));
+      });
+    });
+  }
+
+  /**
+   * Subscribes to `topic`. Returns at once; publications that arrive from now on go to `onPublication`, the
+   * 'publication' listeners and the async iterator.
+   */
+  subscribe<T = unknown>(
+    topic: string,
+    onPublication?: ((publication: Publication<T>) => void) | SubscribeOptions,
+    options: SubscribeOptions = {},
+  ): Subscription<T> {
+    this.assertUsable();
+    if (typeof onPublication === 'object') options = onPublication;
+    this.assertFree(topic);
+    const subscription = new Subscription<T>(this, topic, options);
+    if (typeof onPublication === 'function') subscription.on('publication', onPublication);
+    this.channels.set(topic, subscription);
+    this.enqueue(this.channelRequest(subscription));
+    return subscription;
+  }
+
+  /**
+   * Joins the room `topic` with `params` (what its handler's `join` decodes). Resolves with the room once the
+   * handler accepted; rejects with its refusal.
+   */
+  join<T = unknown, Meta = unknown, Reply = unknown>(
+    topic: string,
+    params?: unknown,
+    options: JoinOptions = {},
+  ): Promise<Room<T, Meta, Reply>> {
+    try {
+      this.assertUsable();
+      this.assertFree(topic);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const room = new Room<T, Meta, Reply>(this, topic, params, options);
+    this.channels.set(topic, room);
+    this.enqueue(this.channelRequest(room));
+    return room.joined;
+  }
+
+  /** Publishes `data` to `topic` (if its handler lets clients publish); resolves with its position. */
+  publish(topic: string, data: unknown, options: RequestOptions = {}): Promise<Position> {
+    return this.call({ type: 'publish', topic, data }, options.timeout).then(toPosition);
+  }
+
+  /**
+   * Sends `data` to the handler of `topic` (which this client must have subscribed to or joined) and resolves
+   * with its reply (undefined when it has none).
+   */
+  request<R = unknown>(topic: string, data?: unknown, options: RequestOptions = {}): Promise<R> {
+    return this.call({ type: 'message', topic, data }, options.timeout) as Promise<R>;
+  }
+
+  /** Reads the retained publications of `topic`. */
+  history<T = unknown>(topic: string, options: HistoryOptions = {}): Promise<HistoryPage<T>> {
+    const frame: WithoutId<RequestFrame> = { type: 'history', topic, since: options.since, limit: options.limit };
+    return this.call(frame, options.timeout).then((data) => {
+      const page = toHistoryReply(data);
+      return {
+        publications: page.publications.map((entry) => ({
+          topic,
+          offset: entry.offset,
+          epoch: entry.epoch,
+          data: entry.data as T,
+        })),
+        position: page.position,
+        gap: page.gap,
+      };
+    });
+  }
+
+  /**
+   * Ends the session and stops reconnecting. Pending requests fail with code `closed`; subscriptions and rooms
+   * end. Resolves once the server was told (bounded by `requestTimeout`).
+   */
+  close(): Promise<void> {
+    if (this.current === 'closed') return Promise.resolve();
+    const conn = this.conn;
+    this.conn = null;
+    let told: Promise<void> = Promise.resolve();
+    if (conn) {
+      this.clearConnectionTimers(conn);
+      if (conn.opened) told = conn.transport.close();
+      else conn.transport.abandon();
+    }
+    this.terminate(1000, 'client closed', true);
+    return told.catch(() => undefined);
+  }
+
+  // ---- host interface of subscriptions and rooms ----
+
+  /** @internal */
+  closeChannel(channel: Channel): Promise<void> {
+    if (this.channels.get(channel.topic) !== channel) return Promise.resolve();
+    this.channels.delete(channel.topic);
+    const pendingId = channel.pendingRequestId;
+    const pending = pendingId === null ? undefined : this.requests.get(pendingId);
+    channel.handleEnded(null);
+    if (pendingId !== null && pending && pending.sentOn === null) {
+      // The server never heard of it: forgetting the subscribe is all it takes.
+      this.requests.delete(pendingId);
+      this.removeFromBuffer(pendingId);
+      channel.pendingRequestId = null;
+      return Promise.resolve();
+    }
+    const type = channel.kind === 'join' ? 'leave' : 'unsubscribe';
+    return new Promise((resolve, reject) => {
+      this.send({ type, topic: channel.topic }, this.options.requestTimeout, {
+        closes: true,
+        onReply: () => resolve(),
+        // Not subscribed (any more) is what was asked for: a new session, for instance, never was.
+        onError: (error) =>
+          error.code === 'not_subscribed' || error.code === 'not_joined' ? resolve() : reject(error),
+      });
+    });
+  }
+
+  /** @internal */
+  message(topic: string, data: unknown, timeout?: number): Promise<unknown> {
+    return this.call({ type: 'message', topic, data }, timeout);
+  }
+
+  /** @internal */
+  isOwnSession(session: string): boolean {
+    return this.ownSessions.has(session);
+  }
+
+  // ---- requests ----
+
+  private call(frame: WithoutId<RequestFrame>, timeout?: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.assertUsable();
+      } catch (error) {
+        return reject(error);
+      }
+      this.send(frame, timeout ?? this.options.requestTimeout, { closes: false, onReply: resolve, onError: reject });
+    });
+  }
+
+  private send(
+    frame: WithoutId<RequestFrame>,
+    timeout: number,
+    handlers: Pick<PendingRequest, 'closes' | 'onReply' | 'onError'>,
+  ): void {
+    const id = this.nextId++;
+    const full = { ...frame, id } as RequestFrame;
+    const request: PendingRequest = { frame: full, sentOn: null, timer: null, channel: null, ...handlers };
+    request.timer = setTimeout(() => this.expire(id), timeout);
+    this.requests.set(id, request);
+    this.enqueue(full);
+  }
+
+  private expire(id: number): void {
+    const request = this.requests.get(id);
+    if (!request) return;
+    this.requests.delete(id);
+    const unsent = request.sentOn === null;
+    // A request that never left is withdrawn, so that the failure the caller sees is the whole truth.
+    if (unsent) this.removeFromBuffer(id);
+    const { type, topic } = request.frame;
+    request.onError(
+      new TidingsError(
+        ClientErrorCode.Timeout,
+        unsent
+          ? `${type} ${topic}: not sent, no connection in time`
+          : `${type} ${topic}: no answer in time; it may or may not have been carried out`,
+      ),
+    );
+  }
+
+  /** A subscription's or room's subscribe/join, answered into the channel itself. */
+  private channelRequest(channel: Channel): ClientFrame {
+    const id = this.nextId++;
+    const frame = channel.openFrame(id);
+    channel.pendingRequestId = id;
+    const active = (): boolean => this.channels.get(channel.topic) === channel;
+    this.requests.set(id, {
+      frame,
+      sentOn: null,
+      // No timeout: the server answers every request of a live session, and a lost session sends it again.
+      timer: null,
+      channel,
+      closes: false,
+      onReply: (data) => {
+        if (channel.pendingRequestId === id) channel.pendingRequestId = null;
+        if (!active()) return;
+        try {
+          channel.handleOpened(data);
+        } catch (error) {
+          this.channels.delete(channel.topic);
+          const message = error instanceof ProtocolViolation ? error.message : String(error);
+          channel.handleRefused(new TidingsError(ClientErrorCode.BadResponse, message));
+        }
+      },
+      onError: (error) => {
+        if (channel.pendingRequestId === id) channel.pendingRequestId = null;
+        if (!active()) return;
+        this.channels.delete(channel.topic);
+        channel.handleRefused(error);
+      },
+    });
+    return frame;
+  }
+
+  private assertUsable(): void {
+    if (this.current === 'closed') throw this.closedError('the client is closed');
+  }
+
+  private assertFree(topic: string): void {
+    const existing = this.channels.get(topic);
+    if (existing) {
+      throw new TidingsError(
+        ClientErrorCode.InvalidState,
+        `${topic} is already ${existing.kind === 'join' ? 'joined' : 'subscribed to'} by this client`,
+      );
+    }
+  }
+
+  private closedError(message: string, code?: number): TidingsError {
+    return new TidingsError(ClientErrorCode.Closed, message, code);
+  }
+
+  // ---- outgoing frames ----
+
+  private enqueue(frame: ClientFrame): void {
+    this.buffer.push(frame);
+    this.flush();
+  }
+
+  private flush(): void {
+    const conn = this.conn;
+    if (!conn || !conn.ready || this.buffer.length === 0) return;
+    const frames = this.buffer;
+    this.buffer = [];
+    for (const frame of frames) {
+      if ('id' in frame && frame.id !== undefined) {
+        const request = this.requests.get(frame.id);
+        if (request) request.sentOn = this.session;
+      }
+    }
+    conn.transport.send(frames);
+  }
+
+  /**
+   * Frames that never reached the server go back to the front of the buffer, ahead of anything newer. They are
+   * not sent from here: this runs while a transport reports its session gone or replaced, and the next `welcome`
+   * decides where they go (after the re-subscriptions of a new session).
+   */
+  private requeue(frames: ClientFrame[]): void {
+    const keep = frames.filter((frame) => {
+      if (!('id' in frame) || frame.id === undefined) return frame.type !== 'ack';
+      const request = this.requests.get(frame.id);
+      if (request) request.sentOn = null;
+      return request !== undefined;
+    });
+    if (keep.length > 0) this.buffer = keep.concat(this.buffer);
+  }
+
+  private removeFromBuffer(id: number): void {
+    this.buffer = this.buffer.filter((frame) => !('id' in frame) || frame.id !== id);
+  }
+
+  // ---- connecting ----
+
+  private startCycle(): void {
+    const preferred = this.preferred;
+    // The transport that worked last goes first; if it fails to open, the others follow in their order.
+    this.candidates = preferred
+      ? [preferred].concat(this.available.filter((name) => name !== preferred))
+      : this.available.slice();
+    this.candidateIndex = 0;
+    this.tryNext();
+  }
+
+  private tryNext(): void {
+    while (this.current !== 'closed' && this.candidateIndex < this.candidates.length) {
+      if (this.open(this.candidates[this.candidateIndex++])) return;
+    }
+    if (this.current !== 'closed') this.scheduleReconnect();
+  }
+
+  private open(name: TransportName): boolean {
+    const context: TransportContext = {
+      endpoints: this.endpoints,
+      processed: () => this.processed,
+      requestTimeout: this.options.requestTimeout,
+      stallTimeout: this.options.stallTimeout,
+      withCredentials: this.options.withCredentials,
+      ...this.hostApis,
+      handlers: {
+        frame: (frame) => this.onFrame(conn, frame),
+        activity: () => {
+          conn.lastActivity = now();
+        },
+        closed: (code, reason) => this.connectionEnded(conn, code, reason),
+        undelivered: (frames) => this.requeue(frames),
+        rejected: (frames, status) => this.onRejected(frames, status),
+      },
+    };
+    let transport: Transport;
+    try {
+      transport =
+        name === 'websocket'
+          ? new WebSocketTransport(context)
+          : name === 'sse'
+            ? new SseTransport(context)
+            : new LongPollTransport(context);
+    } catch (error) {
+      this.emit('transportFailed', { transport: name, reason: String(error) });
+      return false;
+    }
+    const conn: Connection = {
+      name,
+      transport,
+      opened: false,
+      ready: false,
+      openTimer: null,
+      stallTimer: null,
+      lastActivity: now(),
+    };
+    this.conn = conn;
+    this.setState({ state: 'connecting', transport: name, attempt: this.backoff.attempt });
+    // A listener may have closed the client.
+    if (this.conn !== conn) return true;
+    conn.openTimer = setTimeout(
+      () => this.connectionEnded(conn, ABNORMAL_CLOSURE, `no welcome within ${this.options.openTimeout} ms`),
+      this.options.openTimeout,
+    );
+    try {
+      const resuming = this.session !== null;
+      transport.open(resuming ? { session: this.session ?? undefined, ack: this.processed } : {});
+    } catch (error) {
+      this.connectionEnded(conn, ABNORMAL_CLOSURE, String(error));
+      // connectionEnded moved on to the next candidate already.
+      return true;
+    }
+    return true;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.current === 'closed') return;
+    const delay = this.backoff.next();
+    this.setState({ state: 'reconnecting', attempt: this.backoff.attempt, delay });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.current !== 'closed') this.startCycle();
+    }, delay);
+  }
+
+  private watchStall(conn: Connection): void {
+    if (!conn.transport.seesHeartbeats) return;
+    const limit = this.options.stallTimeout;
+    const check = (): void => {
+      if (conn !== this.conn) return;
+      const idle = now() - conn.lastActivity;
+      if (idle >= limit) this.connectionEnded(conn, ABNORMAL_CLOSURE, `nothing heard for ${idle} ms`);
+      else conn.stallTimer = setTimeout(check, limit - idle);
+    };
+    conn.stallTimer = setTimeout(check, limit);
+  }
+
+  private clearConnectionTimers(conn: Connection): void {
+    if (conn.openTimer) clearTimeout(conn.openTimer);
+    if (conn.stallTimer) clearTimeout(conn.stallTimer);
+    conn.openTimer = conn.stallTimer = null;
+  }
+
+  /** The connection `conn` is over, for whatever reason: fall back, reconnect, or give up. */
+  private connectionEnded(conn: Connection, code: number, reason: string): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    this.clearConnectionTimers(conn);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    const { unsent, settled } = conn.transport.abandon();
+    this.holdUntil(settled);
+    this.requeue(unsent);
+    if (!conn.opened) {
+      this.emit('transportFailed', { transport: conn.name, reason: `${code} ${reason}` });
+      this.tryNext();
+    } else if (!shouldReconnect(code)) {
+      this.terminate(code, reason, false);
+    } else {
+      this.setState({ state: 'disconnected', code, reason });
+      this.scheduleReconnect();
+    }
+  }
+
+  private holdUntil(settled: Promise<void>): void {
+    const barrier: Promise<void> = Promise.all([this.barrier, settled]).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.barrier = barrier;
+    barrier.then(() => {
+      if (this.barrier === barrier) this.barrier = null;
+    });
+  }
+
+  // ---- incoming frames ----
+
+  private onFrame(conn: Connection, frame: ServerFrame): void {
+    if (conn !== this.conn) return;
+    conn.lastActivity = now();
+    if (frame.type === 'welcome') return this.onWelcome(conn, frame);
+    if (!conn.opened) return this.connectionEnded(conn, 1002, `${frame.type} frame before welcome`);
+    if (frame.type === 'close') return; // transports report close frames as the end of the connection
+    // A resumed connection replays from our ack; anything at or below what we processed was handled already.
+    if (frame.seq <= this.processed) return;
+    if (frame.seq !== this.processed + 1) {
+      const message = `frame ${frame.seq} arrived after ${this.processed}: reconnecting to resume from the gap`;
+      this.emit('error', new TidingsError(ClientErrorCode.BadResponse, message));
+      return this.connectionEnded(conn, ABNORMAL_CLOSURE, message);
+    }
+    this.processed = frame.seq;
+    this.dispatch(frame);
+    this.scheduleAck();
+  }
+
+  private dispatch(frame: SequencedFrame): void {
+    switch (frame.type) {
+      case 'reply': {
+        const request = this.takeRequest(frame.id);
+        request?.onReply(frame.data);
+        return;
+      }
+      case 'error': {
+        const error = new TidingsError(frame.code, frame.message);
+        const request = frame.id === undefined ? undefined : this.takeRequest(frame.id);
+        if (request) request.onError(error);
+        // An answer to a request that timed out already is of no use to anyone.
+        else if (frame.id === undefined) this.emit('error', error);
+        return;
+      }
+      case 'pub':
+        this.channels.get(frame.topic)?.handlePublication({
+          topic: frame.topic,
+          offset: frame.offset,
+          epoch: frame.epoch,
+          data: frame.data,
+        });
+        return;
+      case 'push':
+        this.channels.get(frame.topic)?.handlePush(frame.data);
+        return;
+      case 'member_joined':
+      case 'member_left':
+        this.channels.get(frame.topic)?.handleMember(frame.type === 'member_joined', frame.member);
+        return;
+      case 'unknown':
+        return;
+    }
+  }
+
+  private takeRequest(id: number): PendingRequest | undefined {
+    const request = this.requests.get(id);
+    if (!request) return undefined;
+    this.requests.delete(id);
+    if (request.timer) clearTimeout(request.timer);
+    return request;
+  }
+
+  private onWelcome(conn: Connection, welcome: WelcomeFrame): void {
+    const first = !conn.opened;
+    if (conn.openTimer) clearTimeout(conn.openTimer);
+    conn.openTimer = null;
+    conn.opened = true;
+    const resumed = welcome.resumed && this.session !== null && welcome.session === this.session;
+    const previous = this.session;
+    if (resumed) {
+      // The connect request acknowledged everything processed.
+      this.acked = this.processed;
+    } else {
+      this.session = welcome.session;
+      this.ownSessions.add(welcome.session);
+      this.processed = 0;
+      this.acked = 0;
+      if (previous !== null) this.sessionLost();
+    }
+    if (first) {
+      this.preferred = conn.name;
+      this.backoff.reset();
+      this.watchStall(conn);
+    }
+    // Re-subscriptions go first, then what was buffered; and nothing before an earlier connection's last POST.
+    const start = (): void => {
+      if (conn !== this.conn) return;
+      conn.ready = true;
+      if (!resumed) this.restoreChannels();
+      this.flush();
+    };
+    const barrier = this.barrier;
+    if (barrier && !conn.ready) barrier.then(start);
+    else start();
+    if (first) {
+      const info = { transport: conn.name, session: welcome.session, resumed };
+      this.setState({ state: 'connected', ...info });
+    }
+    if (!resumed) this.emit('session', { session: welcome.session, previous });
+  }
+
+  /** The server did not resume the session: what was in flight on it is gone. */
+  private sessionLost(): void {
+    const lost = new TidingsError(
+      ClientErrorCode.SessionLost,
+      'the session ended before the server answered; the request may or may not have been carried out',
+    );
+    for (const [id, request] of Array.from(this.requests)) {
+      if (request.sentOn === null) continue; // still buffered: it goes out on the new session
+      this.requests.delete(id);
+      if (request.timer) clearTimeout(request.timer);
+      if (request.channel) {
+        // Sent again by restoreChannels.
+        if (request.channel.pendingRequestId === id) request.channel.pendingRequestId = null;
+      } else if (request.closes) {
+        request.onReply(undefined);
+      } else {
+        request.onError(lost);
+      }
+    }
+    for (const channel of this.channels.values()) channel.handleSessionLost();
+  }
+
+  /** Subscribes and joins again on a new session, each from the last position it saw. */
+  private restoreChannels(): void {
+    const frames: ClientFrame[] = [];
+    for (const channel of this.channels.values()) {
+      // A subscribe/join still in the buffer goes out with it.
+      if (channel.pendingRequestId !== null) continue;
+      frames.push(this.channelRequest(channel));
+    }
+    this.buffer = frames.concat(this.buffer);
+  }
+
+  private onRejected(frames: ClientFrame[], status: number): void {
+    for (const frame of frames) {
+      if (!('id' in frame) || frame.id === undefined) continue;
+      const request = this.takeRequest(frame.id);
+      request?.onError(
+        new TidingsError(
+          ClientErrorCode.Rejected,
+          status === 413 ? 'a frame is over the server\'s size limit' : `the server refused the frame (HTTP ${status})`,
+        ),
+      );
+    }
+  }
+
+  // ---- acknowledgements ----
+
+  private scheduleAck(): void {
+    const conn = this.conn;
+    if (!conn || conn.transport.acksImplicitly) return;
+    if (this.processed - this.acked >= this.options.ackEvery) this.sendAck();
+    else if (this.ackTimer === null) this.ackTimer = setTimeout(() => this.sendAck(), this.options.ackInterval);
+  }
+
+  private sendAck(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    const conn = this.conn;
+    if (!conn || !conn.opened || this.processed <= this.acked) return;
+    conn.transport.sendAck(this.processed);
+    this.acked = this.processed;
+  }
+
+  // ---- state ----
+
+  private setState(change: StateChange): void {
+    this.current = change.state;
+    this.emit('state', change);
+    switch (change.state) {
+      case 'connected':
+        this.emit('connected', { transport: change.transport, session: change.session, resumed: change.resumed });
+        break;
+      case 'disconnected':
+        this.emit('disconnected', { code: change.code, reason: change.reason });
+        break;
+      case 'closed':
+        this.emit('closed', { code: change.code, reason: change.reason });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Closed for good: fail what waits, end the channels, stop every timer. */
+  private terminate(code: number, reason: string, byClient: boolean): void {
+    if (this.current === 'closed') return;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.reconnectTimer = this.ackTimer = null;
+    this.current = 'closed';
+    const error = this.closedError(byClient ? 'the client was closed' : `the server closed the connection: ${code} ${reason}`, code);
+    const requests = Array.from(this.requests.values());
+    this.requests.clear();
+    this.buffer = [];
+    for (const request of requests) {
+      if (request.timer) clearTimeout(request.timer);
+      if (!request.channel) request.onError(error);
+    }
+    const channels = Array.from(this.channels.values());
+    this.channels.clear();
+    // Closing on purpose ends iterators quietly; the server giving up is an error they throw.
+    for (const channel of channels) channel.handleEnded(byClient ? null : error);
+    this.setState({ state: 'closed', code, reason });
+  }
+}
+
+/** Creates a client and starts connecting: `connect('https://example.com/realtime')`. */
+export function connect(url: string, options: ClientOptions = {}): Client {
+  return new Client(url, options);
+}

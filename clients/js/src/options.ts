@@ -1,0 +1,83 @@
+// Client options and their defaults.
+
+import type { BackoffOptions } from './backoff.js';
+import type { EventSourceConstructor, FetchLike, WebSocketConstructor, XMLHttpRequestConstructor } from './env.js';
+import { TRANSPORT_NAMES, type TransportName } from './transports/transport.js';
+
+export interface ClientOptions {
+  /** Transports to try, in order (default `['websocket', 'sse', 'longpoll']`); those the environment lacks are skipped. */
+  transports?: TransportName[];
+  /** The WebSocket class (default: the global one; `null`: none). Node: `import WebSocket from 'ws'`. */
+  WebSocket?: WebSocketConstructor | null;
+  /** The EventSource class (default: the global one; `null`: none). Node: `import { EventSource } from 'eventsource'`. */
+  EventSource?: EventSourceConstructor | null;
+  /** The XMLHttpRequest class for long polling and sending (default: the global one; `null`: none). */
+  XMLHttpRequest?: XMLHttpRequestConstructor | null;
+  /** `fetch`, used where there is no XMLHttpRequest (default: the global one; `null`: none). */
+  fetch?: FetchLike | null;
+  /** Send cookies on cross-origin SSE and HTTP requests (default false). */
+  withCredentials?: boolean;
+  /** ms a request waits for its answer, unless it says otherwise (default 10 000). */
+  requestTimeout?: number;
+  /** ms a transport has to deliver `welcome` before the next one is tried (default 10 000). */
+  openTimeout?: number;
+  /**
+   * ms without any frame or heartbeat after which an open connection is taken for dead (default 60 000). Applies
+   * where heartbeats are observable: long polling, and WebSocket implementations that expose pings (Node's `ws`).
+   */
+  stallTimeout?: number;
+  /** Reconnection delays: exponential with full jitter between 0 and the bound (default 200 ms to 10 s). */
+  backoff?: BackoffOptions;
+  /** Acknowledge after this many unacknowledged frames at most (default 256, the protocol's bound). */
+  ackEvery?: number;
+  /** ...and within this many ms of the last frame processed (default 500; the protocol asks for under a second). */
+  ackInterval?: number;
+  /** Connect at once (default true); otherwise call `connect()`. */
+  autoConnect?: boolean;
+  /**
+   * In a browser, end the session when the page is unloaded (default true), with a `navigator.sendBeacon` that
+   * survives the unload: otherwise the server would keep the session, and its room memberships, for the whole
+   * resume window. A page kept in the back/forward cache is left alone: it resumes when shown again.
+   */
+  closeOnPageHide?: boolean;
+}
+
+/** @internal */
+export interface ResolvedOptions {
+  transports: TransportName[];
+  withCredentials: boolean;
+  requestTimeout: number;
+  openTimeout: number;
+  stallTimeout: number;
+  backoff: BackoffOptions;
+  ackEvery: number;
+  ackInterval: number;
+  closeOnPageHide: boolean;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`${name} must be a positive number`);
+  return value;
+}
+
+/** @internal */
+export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  const transports = options.transports ?? TRANSPORT_NAMES.slice();
+  for (const name of transports) {
+    if (!TRANSPORT_NAMES.includes(name)) {
+      throw new TypeError(`unknown transport ${String(name)}; expected one of ${TRANSPORT_NAMES.join(', ')}`);
+    }
+  }
+  return {
+    transports: transports.filter((name, index) => transports.indexOf(name) === index),
+    withCredentials: options.withCredentials === true,
+    requestTimeout: positive(options.requestTimeout, 10_000, 'requestTimeout'),
+    openTimeout: positive(options.openTimeout, 10_000, 'openTimeout'),
+    stallTimeout: positive(options.stallTimeout, 60_000, 'stallTimeout'),
+    backoff: options.backoff ?? {},
+    ackEvery: Math.max(1, Math.min(256, Math.floor(positive(options.ackEvery, 256, 'ackEvery')))),
+    ackInterval: Math.min(1000, positive(options.ackInterval, 500, 'ackInterval')),
+    closeOnPageHide: options.closeOnPageHide !== false,
+  };
+}
