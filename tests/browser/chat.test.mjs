@@ -121,3 +121,29 @@ test('a WebSocket page and a long-polling page exchange messages', async () => {
   const bob = await person('bob-mixed', { query: '?transport=longpoll' });
   await converse(ann, bob, 'across transports');
 });
+
+test("another site's page cannot open the chat's WebSocket", async () => {
+  // The chat at http://localhost:PORT is another origin than http://127.0.0.1:PORT: a page there plays the
+  // attacker's site. Two defences stop it: the origin check (403) and the same-site cookie, which the browser does
+  // not send along (401). tests/tests/security.rs checks the origin alone.
+  const page = await browser.newPage();
+  await page.goto(app.url);
+  await page.evaluate(() => fetch('/dev/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"nick":"victim"}' }));
+  const foreign = app.url.replace('127.0.0.1', 'localhost');
+  await page.goto(foreign);
+  const outcome = await page.evaluate((target) => new Promise((resolve) => {
+    const ws = new WebSocket(target);
+    ws.onopen = () => resolve('opened');
+    ws.onclose = (e) => resolve(`closed ${e.code}`);
+  }), `${app.url.replace('http:', 'ws:')}/realtime/ws`);
+  assert.equal(outcome, 'closed 1006');
+  // From its own origin, the same browser connects.
+  await page.goto(app.url);
+  const own = await page.evaluate((target) => new Promise((resolve) => {
+    const ws = new WebSocket(target);
+    ws.onopen = () => { ws.close(); resolve('opened'); };
+    ws.onclose = (e) => resolve(`closed ${e.code}`);
+  }), `${app.url.replace('http:', 'ws:')}/realtime/ws`);
+  assert.equal(own, 'opened');
+  await page.close();
+});

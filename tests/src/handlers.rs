@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tidings::{async_trait, Context, Handler, Hub, HubConfig, Joined, Payload, Refusal};
+use tidings::{async_trait, AllowAnonymous, Authenticator, Context, Handler, Hub, HubConfig, Joined, Payload, Refusal};
 
 /// `news:*`: anyone may subscribe; only the server publishes.
 pub struct News;
@@ -81,9 +81,15 @@ impl Handler for Room {
     }
 }
 
-/// A hub with all of the above.
+/// A hub with all of the above, for anonymous clients.
 pub fn demo_hub(config: HubConfig) -> Hub {
+    demo_hub_with(config, AllowAnonymous)
+}
+
+/// A hub with all of the above, behind `authenticator`.
+pub fn demo_hub_with(config: HubConfig, authenticator: impl Authenticator) -> Hub {
     Hub::builder()
+        .authenticator(authenticator)
         .handler("news:*", News)
         .handler("open:*", Open)
         .handler("secret:*", Secret)

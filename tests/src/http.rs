@@ -54,7 +54,10 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
 }
 
 fn head(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        head.push_str("Host: 127.0.0.1\r\n");
+    }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

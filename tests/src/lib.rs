@@ -1,6 +1,7 @@
 //! Support for the integration tests: a real server on a free loopback port, and raw WebSocket and HTTP clients
 //! that can do what a well-behaved client never would.
 
+pub mod auth;
 pub mod handlers;
 pub mod http;
 mod raw;

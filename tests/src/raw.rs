@@ -131,6 +131,15 @@ impl RawSocket {
         let _ = self.stream.write_all(&frame).await;
     }
 
+    /// Sends only the (masked) header of a frame announcing `len` payload bytes: what a client about to send a huge
+    /// message starts with.
+    pub async fn send_header_only(&mut self, first_byte: u8, len: u64) {
+        let mut header = vec![first_byte, 0x80 | 127];
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&rand::random::<[u8; 4]>());
+        let _ = self.stream.write_all(&header).await;
+    }
+
     /// Sends a masked text frame.
     pub async fn send_text(&mut self, text: &str) {
         self.send_frame(0x81, text.as_bytes(), true).await;

@@ -1,20 +1,34 @@
 //! The chat example, through real sockets: two clients in two rooms see their own room only.
 
 use serde_json::json;
-use tidings_client::{Client, Event};
+use tidings_client::{Client, ClientOptions, Event};
 use tidings_tests::TestServer;
 use tokio::time::{timeout, Duration};
 
-fn chat_scope(hub: &tidings::Hub) -> actix_web::Scope {
-    actix_web::web::scope("").configure(chat::configure(hub))
+/// The chat, with its sign-in, behind `secret`.
+fn chat_server() -> (TestServer, chat::auth::Secret) {
+    let secret = chat::auth::Secret::random();
+    let served = secret.clone();
+    let server = TestServer::start_with(chat::hub(&secret), move |hub| {
+        actix_web::web::scope("").configure(chat::configure(hub, &served))
+    });
+    (server, secret)
+}
+
+/// A client signed in as `nick`.
+async fn signed_in(server: &TestServer, secret: &chat::auth::Secret, nick: &str) -> Client {
+    let options = ClientOptions { token: Some(secret.token_for(nick).into()), ..Default::default() };
+    Client::connect_with(&server.ws_url(), options).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clients_in_two_rooms_see_only_their_own_room() {
-    let server = TestServer::start_with(chat::hub(), chat_scope);
-    let ann = Client::connect(&server.ws_url()).await.unwrap();
-    let bob = Client::connect(&server.ws_url()).await.unwrap();
-    let cat = Client::connect(&server.ws_url()).await.unwrap();
+    let (server, secret) = chat_server();
+    // Without signing in, nobody gets in.
+    assert!(Client::connect(&server.ws_url()).await.is_err());
+    let ann = signed_in(&server, &secret, "ann").await;
+    let bob = signed_in(&server, &secret, "bob").await;
+    let cat = signed_in(&server, &secret, "cat").await;
     let mut ann_lobby = ann.join("chat:lobby", &json!({ "nick": "ann" })).await.unwrap();
     let mut bob_rust = bob.join("chat:rust", &json!({ "nick": "bob" })).await.unwrap();
 
@@ -60,9 +74,38 @@ async fn two_clients_in_two_rooms_see_only_their_own_room() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_is_served() {
-    let server = TestServer::start_with(chat::hub(), chat_scope);
+    let (server, _) = chat_server();
     let (head, _) =
         tidings_tests::RawSocket::handshake(server.addr, "/", &[("Upgrade", ""), ("Connection", "close")]).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/html"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_sets_a_same_site_http_only_cookie_and_a_nickname_must_match_it() {
+    let (server, secret) = chat_server();
+    let response = tidings_tests::http::request(
+        server.addr,
+        "POST",
+        "/dev/token",
+        &[("Content-Type", "application/json")],
+        r#"{"nick":"ann"}"#,
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    let cookie = response.header("set-cookie").unwrap().to_ascii_lowercase();
+    assert!(cookie.starts_with("tidings_token=") && cookie.contains("httponly") && cookie.contains("samesite=strict"));
+    let bad = tidings_tests::http::request(
+        server.addr,
+        "POST",
+        "/dev/token",
+        &[("Content-Type", "application/json")],
+        r#"{"nick":""}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    // Signed in as ann, joining as bob is refused.
+    let ann = signed_in(&server, &secret, "ann").await;
+    let refused = ann.join("chat:lobby", &json!({ "nick": "bob" })).await.map(|_| ()).unwrap_err();
+    assert!(matches!(refused, tidings_client::Error::Refused { ref code, .. } if code == "forbidden"), "{refused:?}");
 }

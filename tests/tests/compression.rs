@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tidings::websocket::{DeflateConfig, DeflateMode, WebSocketConfig, WebSocketStats};
-use tidings::{Endpoint, HubConfig};
+use tidings::{Endpoint, HubConfig, Limits};
 use tidings_client::Client;
 use tidings_tests::handlers::demo_hub;
 use tidings_tests::{RawSocket, TestServer};
@@ -14,6 +14,8 @@ fn deflate_server(mode: DeflateMode, stats: WebSocketStats, config: HubConfig) -
     let ws =
         WebSocketConfig { deflate: Some(DeflateConfig { mode, ..Default::default() }), stats, ..Default::default() };
     let endpoint = Endpoint::new().websocket(ws);
+    // A thousand subscribers from one address: beyond the default per-address limits.
+    let config = HubConfig { limits: Limits::none(), ..config };
     TestServer::start_with(demo_hub(config), move |hub| endpoint.scope("/realtime", hub))
 }
 

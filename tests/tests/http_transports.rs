@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tidings::http::Cors;
 use tidings::{Endpoint, HubConfig};
 use tidings_tests::handlers::demo_hub;
 use tidings_tests::http::{request, EventStream};
@@ -162,9 +161,8 @@ async fn an_abandoned_sse_stream_and_a_vanished_poller_leave_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_origin_requests_get_headers_only_from_allowed_origins() {
-    let server = TestServer::start_with(demo_hub(HubConfig::default()), |hub| {
-        Endpoint::new().cors(Cors::allow(["http://app.example"])).scope("/realtime", hub)
-    });
+    let config = HubConfig { allowed_origins: vec!["http://app.example".into()], ..Default::default() };
+    let server = TestServer::start(demo_hub(config));
     let allowed = request(server.addr, "GET", "/realtime/poll", &[("Origin", "http://app.example")], "").await;
     assert_eq!(allowed.header("access-control-allow-origin"), Some("http://app.example"));
     assert_eq!(allowed.header("access-control-allow-credentials"), Some("true"));

@@ -217,6 +217,7 @@ impl Gated {
 
     fn with_window(history_size: usize, resume_window: Duration) -> Gated {
         let hub = Hub::builder()
+            .authenticator(tidings::AllowAnonymous)
             .handler("news:*", News)
             .handler("open:*", Open)
             .handler("calc", Calc)

@@ -4,9 +4,9 @@
 
 import { Backoff } from './backoff.js';
 import type { Channel } from './channel.js';
-import { shouldReconnect } from './close-codes.js';
-import { resolveHostApi } from './env.js';
-import { ClientErrorCode, TidingsError } from './errors.js';
+import { CloseCode, shouldReconnect } from './close-codes.js';
+import { resolveHostApi, type FetchLike } from './env.js';
+import { ClientErrorCode, MAX_AUTH_REFUSALS, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { createHttpClient } from './http.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
@@ -14,6 +14,7 @@ import {
   ProtocolViolation,
   toHistoryReply,
   toPosition,
+  toRefreshReply,
   type ClientFrame,
   type Position,
   type Publication,
@@ -42,23 +43,36 @@ export type StateChange =
   | { state: 'connecting'; transport: TransportName; attempt: number }
   /** `welcome` arrived: `resumed` tells whether the previous session goes on. */
   | { state: 'connected'; transport: TransportName; session: string; resumed: boolean }
-  /** Waiting `delay` ms before the next attempt. */
-  | { state: 'reconnecting'; attempt: number; delay: number }
+  /**
+   * Waiting `delay` ms before the next attempt. `status` (401 or 403) when the last attempt ended with the server
+   * refusing the credentials.
+   */
+  | { state: 'reconnecting'; attempt: number; delay: number; status?: number }
   /** An open connection was lost; the client will reconnect. */
   | { state: 'disconnected'; code: number; reason: string }
-  /** For good: `close()` was called or the server said to give up. */
-  | { state: 'closed'; code: number; reason: string };
+  /**
+   * For good: `close()` was called, the server said to give up, or it refused the credentials
+   * {@link MAX_AUTH_REFUSALS} times in a row (code 1008, and the last refusal's HTTP `status`).
+   */
+  | { state: 'closed'; code: number; reason: string; status?: number };
 
 export interface ClientEvents {
   state: StateChange;
   connected: { transport: TransportName; session: string; resumed: boolean };
   disconnected: { code: number; reason: string };
-  closed: { code: number; reason: string };
+  /** Closed for good; `status` when the server refused the credentials (see the `closed` state). */
+  closed: { code: number; reason: string; status?: number };
   /** A new session began (the first one, or after the previous one could not be resumed). */
   session: { session: string; previous: string | null };
-  /** A transport failed to open; the next one in the order is tried. */
-  transportFailed: { transport: TransportName; reason: string };
-  /** An error that answers no request of this client. */
+  /**
+   * A transport failed to open; the next one in the order is tried. `status` is the HTTP status of a refused
+   * connect request, where it can be seen (see `token` in the README).
+   */
+  transportFailed: { transport: TransportName; reason: string; status?: number };
+  /**
+   * An error that answers no request of this client: an error frame without an id, or (code `auth_refused`, with
+   * `status`) the server refusing the credentials of a connect attempt.
+   */
   error: TidingsError;
 }
 
@@ -136,11 +150,16 @@ export class Client extends Emitter<ClientEvents> {
   private readonly channels = new Map<string, Channel>();
   /** An abandoned connection's HTTP request still on the wire: later frames wait for it, to keep their order. */
   private barrier: Promise<void> | null = null;
+  /** The token requests carry: the one obtained for the last connect attempt, or accepted by a refresh since. */
+  private token: string | undefined;
+  /** Connect attempts refused with 401 or 403 since the last connection opened. */
+  private authRefusals = 0;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
     this.endpoints = new Endpoints(url);
     this.options = resolveOptions(options);
+    this.token = typeof this.options.token === 'string' ? this.options.token : undefined;
     this.backoff = new Backoff(this.options.backoff);
     this.hostApis = {
       WebSocket: resolveHostApi(options.WebSocket, 'WebSocket'),
@@ -165,18 +184,34 @@ export class Client extends Emitter<ClientEvents> {
     if (options.autoConnect !== false) this.connect();
   }
 
-  /** Ends the session with a beacon when the page goes away for good (see `closeOnPageHide`). */
+  /**
+   * Ends the session when the page goes away for good (see `closeOnPageHide`): with a beacon, or, when the client
+   * has a token (which a beacon cannot carry), a `keepalive` fetch with the Authorization header.
+   */
   private watchPageHide(): void {
     const page = globalThis as {
       addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void;
       navigator?: { sendBeacon?: (url: string, body: string) => boolean };
+      fetch?: FetchLike;
     };
     const beacon = page.navigator?.sendBeacon;
-    if (typeof page.addEventListener !== 'function' || typeof beacon !== 'function') return;
+    const fetchFn = page.fetch;
+    if (typeof page.addEventListener !== 'function') return;
+    if (typeof beacon !== 'function' && typeof fetchFn !== 'function') return;
     page.addEventListener('pagehide', (event) => {
       if (event.persisted || this.current === 'closed' || this.session === null) return;
-      // A beacon is a POST with a text/plain body, which /send takes; it is delivered even as the page unloads.
-      beacon.call(page.navigator, this.endpoints.url('send', { session: this.session }), '[{"type":"close"}]');
+      const url = this.endpoints.url('send', { session: this.session });
+      const body = '[{"type":"close"}]';
+      const token = this.token;
+      if (token !== undefined && typeof fetchFn === 'function') {
+        // Like a beacon, a keepalive request outlives the page.
+        const headers = { 'Content-Type': 'text/plain;charset=UTF-8', Authorization: `Bearer ${token}` };
+        const credentials = this.options.withCredentials ? 'include' : 'same-origin';
+        fetchFn.call(page, url, { method: 'POST', body, headers, credentials, keepalive: true }).catch(() => undefined);
+      } else if (typeof beacon === 'function') {
+        // A beacon is a POST with a text/plain body, which /send takes; it is delivered even as the page unloads.
+        beacon.call(page.navigator, url, body);
+      }
     });
   }
 
@@ -215,9 +250,9 @@ export class Client extends Emitter<ClientEvents> {
         offClosed();
         resolve();
       });
-      const offClosed = this.once('closed', ({ code, reason }) => {
+      const offClosed = this.once('closed', ({ code, reason, status }) => {
         offConnected();
-        reject(this.closedError(`the client closed (${code} ${reason})`, code));
+        reject(new TidingsError(ClientErrorCode.Closed, `the client closed (${code} ${reason})`, code, status));
       });
     });
   }
@@ -273,6 +308,23 @@ export class Client extends Emitter<ClientEvents> {
    */
   request<R = unknown>(topic: string, data?: unknown, options: RequestOptions = {}): Promise<R> {
     return this.call({ type: 'message', topic, data }, options.timeout) as Promise<R>;
+  }
+
+  /**
+   * Sends fresh credentials in band, so that the server keeps the session past the expiry of the token it
+   * connected with (a session whose credentials expire is closed with 4003, and the client reconnects with a token
+   * obtained afresh). Resolves with the new expiry (ms since the epoch), or null when the new credentials do not
+   * expire; rejects with code `unauthorized` when the server refuses the token (expired, invalid, another user's),
+   * which changes nothing. Once accepted, the token goes with the client's later HTTP requests and, unless the
+   * `token` option is a function (which is asked again), with its reconnects.
+   */
+  refresh(token: string, options: RequestOptions = {}): Promise<number | null> {
+    if (typeof token !== 'string' || token === '') return Promise.reject(new TypeError('refresh needs a token'));
+    return this.call({ type: 'refresh', token }, options.timeout).then((data) => {
+      const expiresAt = toRefreshReply(data);
+      this.token = token;
+      return expiresAt;
+    });
   }
 
   /** Reads the retained publications of `topic`. */
@@ -382,13 +434,14 @@ export class Client extends Emitter<ClientEvents> {
     const unsent = request.sentOn === null;
     // A request that never left is withdrawn, so that the failure the caller sees is the whole truth.
     if (unsent) this.removeFromBuffer(id);
-    const { type, topic } = request.frame;
+    const frame = request.frame;
+    const what = 'topic' in frame ? `${frame.type} ${frame.topic}` : frame.type;
     request.onError(
       new TidingsError(
         ClientErrorCode.Timeout,
         unsent
-          ? `${type} ${topic}: not sent, no connection in time`
-          : `${type} ${topic}: no answer in time; it may or may not have been carried out`,
+          ? `${what}: not sent, no connection in time`
+          : `${what}: no answer in time; it may or may not have been carried out`,
       ),
     );
   }
@@ -511,13 +564,15 @@ export class Client extends Emitter<ClientEvents> {
       requestTimeout: this.options.requestTimeout,
       stallTimeout: this.options.stallTimeout,
       withCredentials: this.options.withCredentials,
+      token: () => this.token,
+      tokenInQuery: this.options.tokenInQuery,
       ...this.hostApis,
       handlers: {
         frame: (frame) => this.onFrame(conn, frame),
         activity: () => {
           conn.lastActivity = now();
         },
-        closed: (code, reason) => this.connectionEnded(conn, code, reason),
+        closed: (code, reason, status) => this.connectionEnded(conn, code, reason, status),
         undelivered: (frames) => this.requeue(frames),
         rejected: (frames, status) => this.onRejected(frames, status),
       },
@@ -547,25 +602,51 @@ export class Client extends Emitter<ClientEvents> {
     this.setState({ state: 'connecting', transport: name, attempt: this.backoff.attempt });
     // A listener may have closed the client.
     if (this.conn !== conn) return true;
+    // The open timeout covers the token function too: one that never answers must not stall the client.
     conn.openTimer = setTimeout(
       () => this.connectionEnded(conn, ABNORMAL_CLOSURE, `no welcome within ${this.options.openTimeout} ms`),
       this.options.openTimeout,
     );
-    try {
-      const resuming = this.session !== null;
-      transport.open(resuming ? { session: this.session ?? undefined, ack: this.processed } : {});
-    } catch (error) {
-      this.connectionEnded(conn, ABNORMAL_CLOSURE, String(error));
-      // connectionEnded moved on to the next candidate already.
+    const tokenFn = this.options.token;
+    if (typeof tokenFn !== 'function') {
+      this.startTransport(conn);
       return true;
     }
+    // A fresh token for every attempt: a reconnect after the credentials expired must not send the old one.
+    Promise.resolve()
+      .then(() => tokenFn())
+      .then((token) => {
+        if (conn !== this.conn) return;
+        if (typeof token !== 'string' || token === '') {
+          throw new TypeError(`the token function returned ${token === '' ? 'an empty string' : typeof token}`);
+        }
+        this.token = token;
+        this.startTransport(conn);
+      })
+      .catch((error: unknown) => {
+        if (conn !== this.conn) return;
+        this.connectionEnded(conn, ABNORMAL_CLOSURE, `the token function failed: ${String(error)}`);
+      });
     return true;
   }
 
-  private scheduleReconnect(): void {
+  /** Opens `conn`'s transport, resuming the session if there is one. */
+  private startTransport(conn: Connection): void {
+    try {
+      const resuming = this.session !== null;
+      conn.transport.open(resuming ? { session: this.session ?? undefined, ack: this.processed } : {});
+    } catch (error) {
+      // connectionEnded moves on to the next candidate.
+      this.connectionEnded(conn, ABNORMAL_CLOSURE, String(error));
+    }
+  }
+
+  private scheduleReconnect(refusedWith?: number): void {
     if (this.current === 'closed') return;
     const delay = this.backoff.next();
-    this.setState({ state: 'reconnecting', attempt: this.backoff.attempt, delay });
+    const change: StateChange = { state: 'reconnecting', attempt: this.backoff.attempt, delay };
+    if (refusedWith !== undefined) change.status = refusedWith;
+    this.setState(change);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.current !== 'closed') this.startCycle();
@@ -590,8 +671,11 @@ export class Client extends Emitter<ClientEvents> {
     conn.openTimer = conn.stallTimer = null;
   }
 
-  /** The connection `conn` is over, for whatever reason: fall back, reconnect, or give up. */
-  private connectionEnded(conn: Connection, code: number, reason: string): void {
+  /**
+   * The connection `conn` is over, for whatever reason: fall back, reconnect, or give up. `status` is the HTTP
+   * status of a request the server refused, when the transport saw one.
+   */
+  private connectionEnded(conn: Connection, code: number, reason: string, status?: number): void {
     if (conn !== this.conn) return;
     this.conn = null;
     this.clearConnectionTimers(conn);
@@ -601,14 +685,36 @@ export class Client extends Emitter<ClientEvents> {
     this.holdUntil(settled);
     this.requeue(unsent);
     if (!conn.opened) {
-      this.emit('transportFailed', { transport: conn.name, reason: `${code} ${reason}` });
-      this.tryNext();
+      const failed: ClientEvents['transportFailed'] = { transport: conn.name, reason: `${code} ${reason}` };
+      if (status !== undefined) failed.status = status;
+      this.emit('transportFailed', failed);
+      if (status === 401 || status === 403) this.authRefused(conn.name, status, reason);
+      else this.tryNext();
     } else if (!shouldReconnect(code)) {
       this.terminate(code, reason, false);
     } else {
       this.setState({ state: 'disconnected', code, reason });
       this.scheduleReconnect();
     }
+  }
+
+  /**
+   * A connect attempt was refused with 401 or 403: said with an `error` event; the next transport is tried (they
+   * carry credentials differently: subprotocol, header, query or cookie), each asking the token function again,
+   * until {@link MAX_AUTH_REFUSALS} refusals in a row close the client.
+   */
+  private authRefused(transport: TransportName, status: number, reason: string): void {
+    this.authRefusals++;
+    const message = `${transport}: the server refused the credentials (HTTP ${status}): ${reason}`;
+    this.emit('error', new TidingsError(ClientErrorCode.AuthRefused, message, undefined, status));
+    if (this.current === 'closed') return; // closed by a listener
+    if (this.authRefusals >= MAX_AUTH_REFUSALS) {
+      const summary = `the server refused the credentials ${this.authRefusals} times in a row (HTTP ${status}: ${reason})`;
+      this.terminate(CloseCode.PolicyViolation, summary, false, status);
+      return;
+    }
+    if (this.candidateIndex < this.candidates.length) this.tryNext();
+    else this.scheduleReconnect(status);
   }
 
   private holdUntil(settled: Promise<void>): void {
@@ -705,6 +811,7 @@ export class Client extends Emitter<ClientEvents> {
     if (first) {
       this.preferred = conn.name;
       this.backoff.reset();
+      this.authRefusals = 0;
       this.watchStall(conn);
     }
     // Re-subscriptions go first, then what was buffered; and nothing before an earlier connection's last POST.
@@ -800,22 +907,31 @@ export class Client extends Emitter<ClientEvents> {
       case 'disconnected':
         this.emit('disconnected', { code: change.code, reason: change.reason });
         break;
-      case 'closed':
-        this.emit('closed', { code: change.code, reason: change.reason });
+      case 'closed': {
+        const closed: ClientEvents['closed'] = { code: change.code, reason: change.reason };
+        if (change.status !== undefined) closed.status = change.status;
+        this.emit('closed', closed);
         break;
+      }
       default:
         break;
     }
   }
 
-  /** Closed for good: fail what waits, end the channels, stop every timer. */
-  private terminate(code: number, reason: string, byClient: boolean): void {
+  /**
+   * Closed for good: fail what waits, end the channels, stop every timer. `status` when the server refused the
+   * credentials.
+   */
+  private terminate(code: number, reason: string, byClient: boolean, status?: number): void {
     if (this.current === 'closed') return;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.reconnectTimer = this.ackTimer = null;
     this.current = 'closed';
-    const error = this.closedError(byClient ? 'the client was closed' : `the server closed the connection: ${code} ${reason}`, code);
+    const error =
+      status !== undefined
+        ? new TidingsError(ClientErrorCode.Closed, `the client closed: ${reason}`, code, status)
+        : this.closedError(byClient ? 'the client was closed' : `the server closed the connection: ${code} ${reason}`, code);
     const requests = Array.from(this.requests.values());
     this.requests.clear();
     this.buffer = [];
@@ -827,7 +943,9 @@ export class Client extends Emitter<ClientEvents> {
     this.channels.clear();
     // Closing on purpose ends iterators quietly; the server giving up is an error they throw.
     for (const channel of channels) channel.handleEnded(byClient ? null : error);
-    this.setState({ state: 'closed', code, reason });
+    const change: StateChange = { state: 'closed', code, reason };
+    if (status !== undefined) change.status = status;
+    this.setState(change);
   }
 }
 

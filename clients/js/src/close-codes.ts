@@ -8,12 +8,16 @@ export const CloseCode = {
   NoStatus: 1005,
   Abnormal: 1006,
   InvalidPayload: 1007,
+  /** Not sent by a Tidings server: the code of the `closed` event when the client gave up on refused credentials. */
+  PolicyViolation: 1008,
   TooBig: 1009,
   InternalError: 1011,
   ServiceRestart: 1012,
   TryAgainLater: 1013,
   SlowConsumer: 4000,
   IdleTimeout: 4001,
+  /** The session's credentials expired and were not refreshed: reconnect with fresh ones. */
+  CredentialsExpired: 4003,
   Superseded: 4500,
 } as const;
 

@@ -12,12 +12,14 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** `protocols` is passed only when the client has a token: `['tidings.v1', 'tidings.token.<token>']`. */
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** The part of the EventSource API the client uses (browsers', Node's `eventsource`). */
 export interface EventSourceLike {
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: string }) => void) | null;
+  /** Node's `eventsource` puts the HTTP status of a refused request in the event's `code`; browsers tell nothing. */
   onerror: ((event: unknown) => void) | null;
   close(): void;
 }
@@ -54,6 +56,7 @@ export type FetchLike = (
     credentials?: 'include' | 'same-origin';
     cache?: 'no-store';
     signal?: AbortSignal;
+    keepalive?: boolean;
   },
 ) => Promise<FetchResponseLike>;
 

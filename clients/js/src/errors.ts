@@ -15,7 +15,16 @@ export const ClientErrorCode = {
   Rejected: 'rejected',
   /** The call was invalid on the client side (a topic already subscribed, a room already joined). */
   InvalidState: 'invalid_state',
+  /**
+   * The server refused the connection's credentials: HTTP 401 (none, or ones that do not check out) or 403 (not
+   * allowed); `status` says which. Emitted as an `error` event at each refusal; after {@link MAX_AUTH_REFUSALS}
+   * consecutive ones the client closes.
+   */
+  AuthRefused: 'auth_refused',
 } as const;
+
+/** How many consecutive connect attempts the server may refuse with 401 or 403 before the client closes. */
+export const MAX_AUTH_REFUSALS = 3;
 
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -27,12 +36,15 @@ export class TidingsError extends Error {
   readonly code: string;
   /** The close code, when the error comes from the connection being closed. */
   readonly closeCode: number | undefined;
+  /** The HTTP status, when the server refused the connection's credentials (401 or 403). */
+  readonly status: number | undefined;
 
-  constructor(code: string, message: string, closeCode?: number) {
+  constructor(code: string, message: string, closeCode?: number, status?: number) {
     super(message);
     this.name = 'TidingsError';
     this.code = code;
     this.closeCode = closeCode;
+    this.status = status;
     // Keeps `instanceof` right when the class is down-compiled or bundled for older targets.
     Object.setPrototypeOf(this, new.target.prototype);
   }

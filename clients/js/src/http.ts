@@ -14,6 +14,16 @@ export interface HttpRequest {
   body?: string;
   /** Gives up after this many ms (the promise rejects with an {@link HttpError}). */
   timeout: number;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** The headers of `request`: its body's type, and its credentials. */
+function headersOf(request: HttpRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (request.body !== undefined) headers['Content-Type'] = 'text/plain;charset=UTF-8';
+  if (request.token !== undefined) headers.Authorization = `Bearer ${request.token}`;
+  return headers;
 }
 
 /** A request that failed without an HTTP status: network error, timeout or abort. */
@@ -84,7 +94,8 @@ function viaXhr(Xhr: XMLHttpRequestConstructor, request: HttpRequest, withCreden
   try {
     xhr.open(request.method, request.url, true);
     xhr.withCredentials = withCredentials;
-    if (request.body !== undefined) xhr.setRequestHeader('Content-Type', 'text/plain;charset=UTF-8');
+    const headers = headersOf(request);
+    for (const name of Object.keys(headers)) xhr.setRequestHeader(name, headers[name]);
     xhr.send(request.body ?? null);
   } catch (error) {
     finish(new HttpError(`${request.method} failed: ${String(error)}`));
@@ -112,8 +123,7 @@ function viaFetch(fetchFn: FetchLike, request: HttpRequest, withCredentials: boo
     reject?.(new HttpError(`${request.method} timed out after ${request.timeout} ms`));
     controller?.abort();
   }, request.timeout);
-  const headers: Record<string, string> = {};
-  if (request.body !== undefined) headers['Content-Type'] = 'text/plain;charset=UTF-8';
+  const headers = headersOf(request);
   const response = Promise.race([
     (async (): Promise<HttpResponse> => {
       let res;

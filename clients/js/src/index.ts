@@ -16,7 +16,7 @@ export type { SubscribeOptions, SubscribedEvent, SubscriptionEvents, Subscriptio
 export { Room } from './room.js';
 export type { JoinOptions, JoinedEvent, RoomEvents, RoomState, SendOptions } from './room.js';
 export type { GapEvent } from './channel.js';
-export { ClientErrorCode, TidingsError } from './errors.js';
+export { ClientErrorCode, MAX_AUTH_REFUSALS, TidingsError } from './errors.js';
 export { CloseCode, shouldReconnect } from './close-codes.js';
 export { PROTOCOL_VERSION } from './protocol.js';
 export type { Member, Position, Publication } from './protocol.js';

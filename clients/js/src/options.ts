@@ -17,6 +17,19 @@ export interface ClientOptions {
   fetch?: FetchLike | null;
   /** Send cookies on cross-origin SSE and HTTP requests (default false). */
   withCredentials?: boolean;
+  /**
+   * Credentials: a token, or a function that returns one (or a promise of one), called before every connect
+   * attempt so that a reconnect (after the credentials expired, say) gets a fresh token. Sent as the WebSocket
+   * subprotocol `tidings.token.<token>` (offered with `tidings.v1`: browsers cannot set headers on a WebSocket),
+   * and as `Authorization: Bearer <token>` on long polls and on every `POST /send`. An EventSource cannot send
+   * headers: SSE carries the token only with `tokenInQuery`, and otherwise relies on cookies.
+   */
+  token?: string | (() => string | Promise<string>);
+  /**
+   * Also put the token in the SSE connect URL, as `?access_token=` (default false). Only for servers that enable
+   * query tokens (they refuse them otherwise): URLs end up in logs and history. Other requests never carry it.
+   */
+  tokenInQuery?: boolean;
   /** ms a request waits for its answer, unless it says otherwise (default 10 000). */
   requestTimeout?: number;
   /** ms a transport has to deliver `welcome` before the next one is tried (default 10 000). */
@@ -46,6 +59,8 @@ export interface ClientOptions {
 export interface ResolvedOptions {
   transports: TransportName[];
   withCredentials: boolean;
+  token: string | (() => string | Promise<string>) | undefined;
+  tokenInQuery: boolean;
   requestTimeout: number;
   openTimeout: number;
   stallTimeout: number;
@@ -69,9 +84,15 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
       throw new TypeError(`unknown transport ${String(name)}; expected one of ${TRANSPORT_NAMES.join(', ')}`);
     }
   }
+  const token = options.token;
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') {
+    throw new TypeError('token must be a string or a function that returns one');
+  }
   return {
     transports: transports.filter((name, index) => transports.indexOf(name) === index),
     withCredentials: options.withCredentials === true,
+    token,
+    tokenInQuery: options.tokenInQuery === true,
     requestTimeout: positive(options.requestTimeout, 10_000, 'requestTimeout'),
     openTimeout: positive(options.openTimeout, 10_000, 'openTimeout'),
     stallTimeout: positive(options.stallTimeout, 60_000, 'stallTimeout'),

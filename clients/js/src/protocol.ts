@@ -35,6 +35,7 @@ export type ClientFrame =
   | { type: 'message'; id?: number; topic: string; data?: unknown }
   | { type: 'publish'; id?: number; topic: string; data: unknown }
   | { type: 'history'; id?: number; topic: string; since?: Position; limit?: number }
+  | { type: 'refresh'; id?: number; token: string }
   | { type: 'ack'; seq: number }
   | { type: 'close' };
 
@@ -264,6 +265,15 @@ export function toJoinReply(data: unknown): JoinReply {
 export function toPosition(data: unknown): Position {
   if (!isObject(data) || !isPosition(data.position)) throw new ProtocolViolation('reply without a position');
   return data.position;
+}
+
+/** The new expiry in a `refresh` reply: ms since the epoch, or null when the credentials do not expire. */
+export function toRefreshReply(data: unknown): number | null {
+  if (!isObject(data) || !('expires_at' in data)) throw new ProtocolViolation('refresh reply without expires_at');
+  const expiresAt = data.expires_at;
+  if (expiresAt === null) return null;
+  if (!isCount(expiresAt)) throw new ProtocolViolation('refresh reply with an expires_at that is not a time');
+  return expiresAt;
 }
 
 export function toHistoryReply(data: unknown): HistoryReply {

@@ -20,13 +20,16 @@ export const TRANSPORTS = ['websocket', 'sse', 'longpoll'];
 
 /**
  * Starts the demo server; resolves once it printed its address. `stop()` ends that process only, by its handle.
- * @param {{ resumeWindowMs?: number }} [options]
+ * With `jwtSecret`, clients need an HS256 token (`token()` mints one); `queryTokens` also takes `?access_token=`.
+ * @param {{ resumeWindowMs?: number, jwtSecret?: string, queryTokens?: boolean }} [options]
  */
-export async function startServer({ resumeWindowMs } = {}) {
+export async function startServer({ resumeWindowMs, jwtSecret, queryTokens = false } = {}) {
   if (!existsSync(SERVER_BIN)) {
     throw new Error(`${SERVER_BIN} does not exist: build it with \`cargo build -p tidings-tests --bin demo-server\``);
   }
   const args = resumeWindowMs === undefined ? [] : ['--resume-window-ms', String(resumeWindowMs)];
+  if (jwtSecret !== undefined) args.push('--jwt-secret', jwtSecret);
+  if (queryTokens) args.push('--query-tokens');
   const child = spawn(SERVER_BIN, args, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -79,6 +82,16 @@ export async function startServer({ resumeWindowMs } = {}) {
       const { status, body } = await control('GET', '/control/sessions');
       if (status !== 200) throw new Error(`control/sessions answered ${status}`);
       return body.count;
+    },
+    /**
+     * With `jwtSecret`: a token for `user` that expires in `ttlMs` (the JWT's `exp` is in whole seconds, so it
+     * expires up to a second sooner). Resolves with `{ token, expiresAt }`, the expiry in ms since the epoch.
+     */
+    async token(user, ttlMs) {
+      const { status, body } = await control('GET', `/control/token?user=${encodeURIComponent(user)}&ttl_ms=${ttlMs}`);
+      if (status !== 200) throw new Error(`control/token answered ${status}: ${body}`);
+      const payload = JSON.parse(Buffer.from(body.split('.')[1], 'base64url').toString('utf8'));
+      return { token: body, expiresAt: payload.exp * 1000 };
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -1,6 +1,7 @@
 //! The client handle: connecting, and the requests an application makes.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -8,6 +9,7 @@ use serde_json::Value;
 use tidings_protocol::{ClientFrame, CloseCode, StreamPosition};
 use tokio::sync::{oneshot, watch};
 
+use crate::credentials::Credentials;
 use crate::driver::Driver;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -15,6 +17,7 @@ use crate::options::{ClientOptions, TransportKind};
 use crate::shared::{Command, Shared};
 use crate::state::ConnectionState;
 use crate::subscription::{Publication, Room, Subscription};
+use crate::tls::Tls;
 use crate::transport::{open, Link, Opener, Welcome};
 
 /// A connection to a Tidings server that survives connection losses: it reconnects by itself, resumes its
@@ -35,15 +38,30 @@ impl Client {
     }
 
     /// Connects with non-default options: the first of `options.transports` that opens is used.
+    ///
+    /// Fails with [`Error::Unauthorized`] as soon as the server refuses the credentials (`options.token`) with 401
+    /// or 403: the other transports would carry the same ones.
     pub async fn connect_with(url: &str, options: ClientOptions) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(url)?;
-        let http = reqwest::Client::builder().build().map_err(|e| Error::Connect(e.to_string()))?;
-        let opener = Opener { endpoint, http, open_timeout: options.open_timeout, idle_timeout: options.idle_timeout };
+        if endpoint.is_secure() && !cfg!(feature = "tls") {
+            return Err(Error::Connect(format!("{url:?} needs TLS: enable the `tls` feature of tidings-client")));
+        }
+        let tls = Tls::new()?;
+        let http = tls.http_client()?;
+        let credentials = Arc::new(Credentials::new(options.token.clone()));
+        let opener = Opener {
+            endpoint,
+            http,
+            open_timeout: options.open_timeout,
+            idle_timeout: options.idle_timeout,
+            credentials: credentials.clone(),
+            tls,
+        };
         let (current, link, welcome) = tokio::time::timeout(options.connect_timeout, first_link(&opener, &options))
             .await
             .map_err(|_| Error::Connect(format!("no transport opened within {:?}", options.connect_timeout)))??;
         let initial = ConnectionState::Connected { transport: link.kind, session: welcome.session.clone() };
-        let (shared, ends) = Shared::new(options, initial);
+        let (shared, ends) = Shared::new(options, credentials, initial);
         tokio::spawn(Driver::new(&shared, ends, opener, current).run(link, welcome));
         Ok(Client { shared })
     }
@@ -73,7 +91,8 @@ impl Client {
     }
 
     /// Once the client is closed for good: `Some(code)`, the server's close code, or `None` when it gave up
-    /// reconnecting to a connection lost without one. `None` while connected or reconnecting.
+    /// reconnecting to a connection lost without one, or because the server refused its credentials (see
+    /// [`Client::state`]). `None` while connected or reconnecting.
     pub fn closed(&self) -> Option<Option<CloseCode>> {
         self.shared.closed()
     }
@@ -155,6 +174,33 @@ impl Client {
         Ok((publications, gap))
     }
 
+    /// Sends fresh credentials in band (a `refresh` frame), so that the server keeps the session past the expiry
+    /// of the token it connected with (it closes a session whose credentials expire with 4003). Returns the new
+    /// expiry, `None` when the new credentials do not expire.
+    ///
+    /// Once the server accepted `token`, the client sends it on its later HTTP requests (polls, `POST /send`) and,
+    /// with a [`TokenSource::Fixed`](crate::TokenSource::Fixed), on its reconnects. A token the server refuses
+    /// (expired, badly signed, another user's) fails with [`Error::Refused`] and code `unauthorized`, and changes
+    /// nothing.
+    pub async fn refresh(&self, token: &str) -> Result<Option<SystemTime>, Error> {
+        let frame = ClientFrame {
+            kind: "refresh".into(),
+            id: Some(self.shared.next_id()),
+            token: Some(token.into()),
+            ..Default::default()
+        };
+        let reply = self.shared.send_request(frame, None).await?;
+        self.shared.credentials.set(token.to_owned());
+        match &reply["expires_at"] {
+            Value::Null => Ok(None),
+            expires_at => expires_at
+                .as_u64()
+                .and_then(|ms| SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+                .map(Some)
+                .ok_or_else(|| Error::Decode(format!("refresh reply with expires_at {expires_at}"))),
+        }
+    }
+
     /// Ends the session and closes the client (1000): pending requests fail, subscriptions end, and the server is
     /// told at once (it need not wait out the resume window). Returns once the close has been sent.
     pub async fn close(&self) {
@@ -175,6 +221,7 @@ async fn first_link(opener: &Opener, options: &ClientOptions) -> Result<(usize, 
     for (index, kind) in options.transports.iter().enumerate() {
         match open(*kind, opener, None).await {
             Ok((link, welcome)) => return Ok((index, link, welcome)),
+            Err(e @ Error::Unauthorized { .. }) => return Err(e),
             Err(e) => failures.push(e.to_string()),
         }
     }

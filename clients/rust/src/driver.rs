@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::ack::AckTracker;
+use crate::credentials::MAX_AUTH_REFUSALS;
 use crate::dispatch::dispatch;
 use crate::endpoint::Resume;
 use crate::error::Error;
@@ -69,7 +70,7 @@ impl Driver {
                 Ended::Lost(code) => code,
                 Ended::Close(done) => {
                     link.close().await;
-                    self.finish(Some(CloseCode::NORMAL));
+                    self.finish(ConnectionState::Closed(Some(CloseCode::NORMAL)));
                     let _ = done.send(());
                     return;
                 }
@@ -83,7 +84,7 @@ impl Driver {
             // 4500 included: the session lives on elsewhere, and this client must not take it back.
             if code.is_some_and(|c| !c.should_reconnect()) {
                 tracing::debug!(?code, "the server closed the connection for good");
-                self.finish(code);
+                self.finish(ConnectionState::Closed(code));
                 return;
             }
             tracing::debug!(?code, "connection lost; reconnecting");
@@ -114,7 +115,8 @@ impl Driver {
                         }
                     }
                     Some(Down::End(code)) => return Ended::Lost(code),
-                    None => return Ended::Lost(None),
+                    // The credentials no longer check out (a poll refused): reconnecting obtains a token afresh.
+                    Some(Down::Refused(_)) | None => return Ended::Lost(None),
                 },
                 outgoing = self.queue.recv() => match outgoing {
                     Some(outgoing) => {
@@ -227,21 +229,28 @@ impl Driver {
 
     /// Reconnects with backoff: each round tries the transports in order (the first round from the current one),
     /// resuming the session. `None` when the client closed or gave up meanwhile.
+    ///
+    /// Every attempt obtains a token afresh (see [`TokenSource`](crate::TokenSource)). An attempt refused with 401
+    /// or 403 ends its round (the other transports would carry the same token); after [`MAX_AUTH_REFUSALS`] of
+    /// them the client gives up, in [`ConnectionState::Unauthorized`].
     async fn reconnect(&mut self, lost_with: Option<CloseCode>) -> Option<(Link, Welcome)> {
         let transports = self.options.transports.clone();
         let mut attempt = 0;
+        let mut refusals = 0;
+        let mut refused = None;
         loop {
             if self.options.max_reconnect_attempts.is_some_and(|max| attempt >= max) {
-                self.finish(lost_with);
+                self.finish(ConnectionState::Closed(lost_with));
                 return None;
             }
-            self.shared.upgrade()?.set_status(ConnectionState::Reconnecting { attempt });
+            self.shared.upgrade()?.set_status(ConnectionState::Reconnecting { attempt, lost_with, refused });
             let delay = self.options.backoff.delay(attempt);
             tokio::select! {
                 command = self.commands.recv() => return self.closed_while_down(command).await,
                 () = tokio::time::sleep(delay) => {}
             }
             let first = if attempt == 0 { self.current } else { 0 };
+            refused = None;
             for (index, kind) in transports.iter().enumerate().skip(first) {
                 let resume = self.session.clone().map(|session| Resume { session, ack: self.processed });
                 tokio::select! {
@@ -250,6 +259,16 @@ impl Driver {
                         Ok(opened) => {
                             self.current = index;
                             return Some(opened);
+                        }
+                        Err(Error::Unauthorized { status, reason }) => {
+                            refusals += 1;
+                            tracing::info!(transport = %kind, status, reason, refusals, "the server refused the credentials");
+                            if refusals >= MAX_AUTH_REFUSALS {
+                                self.finish(ConnectionState::Unauthorized { status, reason });
+                                return None;
+                            }
+                            refused = Some(status);
+                            break;
                         }
                         Err(e) => tracing::debug!(transport = %kind, error = %e, "reconnect failed"),
                     },
@@ -266,21 +285,20 @@ impl Driver {
         if let Some(session) = &self.session {
             let request = self
                 .opener
-                .http
-                .post(self.opener.endpoint.send_url(session))
+                .authorized(self.opener.http.post(self.opener.endpoint.send_url(session)))
                 .body(r#"[{"type":"close"}]"#)
                 .timeout(Duration::from_secs(1))
                 .send();
             let _ = request.await;
         }
-        self.finish(Some(CloseCode::NORMAL));
+        self.finish(ConnectionState::Closed(Some(CloseCode::NORMAL)));
         let _ = done.send(());
         None
     }
 
-    fn finish(&self, code: Option<CloseCode>) {
+    fn finish(&self, end: ConnectionState) {
         if let Some(shared) = self.shared.upgrade() {
-            shared.finish(code);
+            shared.finish(end);
         }
     }
 }

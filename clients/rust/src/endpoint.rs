@@ -59,6 +59,11 @@ impl Endpoint {
         url
     }
 
+    /// Whether the server is reached over TLS (`https`, `wss`).
+    pub(crate) fn is_secure(&self) -> bool {
+        self.base.scheme() == "https"
+    }
+
     /// `POST` here sends frames to `session`.
     pub(crate) fn send_url(&self, session: &str) -> Url {
         let mut url = self.below("send");
@@ -109,5 +114,14 @@ mod tests {
     fn bad_urls_are_refused() {
         assert!(Endpoint::parse("not a url").is_err());
         assert!(Endpoint::parse("ftp://h/realtime").is_err());
+    }
+
+    #[test]
+    fn secure_urls_are_told_apart() {
+        for (url, secure) in
+            [("https://h/rt", true), ("wss://h/rt/ws", true), ("http://h/rt", false), ("ws://h", false)]
+        {
+            assert_eq!(Endpoint::parse(url).unwrap().is_secure(), secure, "{url}");
+        }
     }
 }

@@ -32,6 +32,18 @@ pub enum Error {
     /// Too many frames are waiting to be sent (the connection is down, or far behind).
     #[error("too many frames waiting to be sent")]
     QueueFull,
+    /// The server refused the client's credentials when it connected: HTTP 401 (no token, or one that does not
+    /// check out: expired, badly signed...) or 403 (not allowed). Retrying with the same credentials would fail
+    /// again. [`Client::connect`](crate::Client::connect) returns it at the first refusal; a client that was
+    /// connected closes with it after [`MAX_AUTH_REFUSALS`](crate::MAX_AUTH_REFUSALS) consecutive refusals while
+    /// reconnecting (see [`ConnectionState::Unauthorized`](crate::ConnectionState::Unauthorized)).
+    #[error("the server refused the credentials ({status}): {reason}")]
+    Unauthorized {
+        /// The HTTP status: 401 or 403.
+        status: u16,
+        /// The server's explanation (the response body, shortened).
+        reason: String,
+    },
 }
 
 impl Error {

@@ -27,10 +27,33 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # Credentials
+//!
+//! A server that authenticates its clients takes a token (a JWT, say) as `Authorization: Bearer`: set
+//! [`ClientOptions::token`] to a fixed token or to a callback asked before every connect attempt. The client sends
+//! it with every request of every transport. A connect the server refuses (401, 403) fails with
+//! [`Error::Unauthorized`]; a client that was connected gives up after [`MAX_AUTH_REFUSALS`] consecutive refusals
+//! while reconnecting ([`ConnectionState::Unauthorized`]). Before the token expires, [`Client::refresh`] hands the
+//! server a new one in band; a session whose credentials expire is closed with 4003, and the client reconnects
+//! with a token obtained afresh, recovering what it missed.
+//!
+//! ```no_run
+//! use tidings_client::{Client, ClientOptions, TokenSource};
+//!
+//! # async fn login() -> Result<String, tidings_client::Error> { Ok(String::new()) }
+//! # async fn run() -> Result<(), tidings_client::Error> {
+//! let options = ClientOptions { token: Some(TokenSource::callback(login)), ..Default::default() };
+//! let client = Client::connect_with("https://example.com/realtime", options).await?;
+//! // Later, before the token expires:
+//! let expires_at = client.refresh(&login().await?).await?;
+//! # Ok(()) }
+//! ```
 
 mod ack;
 mod backoff;
 mod client;
+mod credentials;
 mod dispatch;
 mod driver;
 mod endpoint;
@@ -39,11 +62,13 @@ mod options;
 mod shared;
 mod state;
 mod subscription;
+mod tls;
 mod transport;
 
 pub use ack::AckPolicy;
 pub use backoff::Backoff;
 pub use client::Client;
+pub use credentials::{TokenCallback, TokenSource, MAX_AUTH_REFUSALS};
 pub use error::Error;
 pub use options::{ClientOptions, TransportKind};
 pub use state::ConnectionState;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::ack::AckPolicy;
 use crate::backoff::Backoff;
+use crate::credentials::TokenSource;
 
 /// A way of carrying protocol frames (see `docs/protocol.md`, "Transports and endpoints").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +56,12 @@ pub struct ClientOptions {
     /// A connection that receives nothing at all (not even the server's pings) for this long is taken for lost.
     /// The server pings every 25 seconds (WebSocket) or 15 (SSE) and holds a poll for 25 seconds, by default.
     pub idle_timeout: Duration,
+    /// The credentials: a token sent as `Authorization: Bearer <token>` on every request of every transport, from
+    /// a fixed string or a callback asked before every connect attempt. `None` (the default) sends none, for
+    /// servers that take anonymous clients or cookies. Extend a session past its token's expiry with
+    /// [`Client::refresh`](crate::Client::refresh); a session whose credentials expire is closed with 4003, and the
+    /// client reconnects with a token obtained afresh.
+    pub token: Option<TokenSource>,
 }
 
 impl Default for ClientOptions {
@@ -69,6 +76,7 @@ impl Default for ClientOptions {
             ack: AckPolicy::default(),
             max_queued_frames: 1024,
             idle_timeout: Duration::from_secs(60),
+            token: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use tidings_protocol::{ClientFrame, CloseCode, Member, StreamPosition};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::options::ClientOptions;
 use crate::state::ConnectionState;
@@ -40,6 +41,8 @@ pub(crate) struct DriverEnds {
 
 pub(crate) struct Shared {
     pub(crate) options: ClientOptions,
+    /// The token requests carry; the transports read it too.
+    pub(crate) credentials: Arc<Credentials>,
     queue: mpsc::Sender<Outgoing>,
     commands: mpsc::UnboundedSender<Command>,
     next_id: AtomicU64,
@@ -81,7 +84,11 @@ struct Topic {
 }
 
 impl Shared {
-    pub(crate) fn new(options: ClientOptions, initial: ConnectionState) -> (Arc<Shared>, DriverEnds) {
+    pub(crate) fn new(
+        options: ClientOptions,
+        credentials: Arc<Credentials>,
+        initial: ConnectionState,
+    ) -> (Arc<Shared>, DriverEnds) {
         let (queue, queue_rx) = mpsc::channel(options.max_queued_frames.max(1));
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let session = match &initial {
@@ -91,6 +98,7 @@ impl Shared {
         let shared = Shared {
             session: Mutex::new(session),
             options,
+            credentials,
             queue,
             commands,
             next_id: AtomicU64::new(1),
@@ -128,12 +136,19 @@ impl Shared {
         self.session.lock().expect("session lock").clone()
     }
 
-    /// The close code once the client is closed for good.
+    /// The close code once the client is closed for good (`None` when there was none: it gave up reconnecting,
+    /// or the server refused its credentials).
     pub(crate) fn closed(&self) -> Option<Option<CloseCode>> {
         match &*self.status.borrow() {
             ConnectionState::Closed(code) => Some(*code),
+            ConnectionState::Unauthorized { .. } => Some(None),
             _ => None,
         }
+    }
+
+    /// What a request fails with once the client is closed for good; `None` while it is not.
+    pub(crate) fn closed_error(&self) -> Option<Error> {
+        closed_error(&self.status.borrow())
     }
 
     pub(crate) fn command(&self, command: Command) -> bool {
@@ -148,8 +163,8 @@ impl Shared {
     ) -> Result<mpsc::UnboundedReceiver<Event>, Error> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut state = self.lock();
-        if let Some(closed) = self.closed() {
-            return Err(Error::Closed(closed));
+        if let Some(closed) = self.closed_error() {
+            return Err(closed);
         }
         if state.topics.contains_key(topic) {
             return Err(Error::Refused {
@@ -219,8 +234,8 @@ impl Shared {
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.lock();
-            if let Some(closed) = self.closed() {
-                return Err(Error::Closed(closed));
+            if let Some(closed) = self.closed_error() {
+                return Err(closed);
             }
             state.requests.insert(id, Pending { waiter: Waiter::User { answer: tx, confirms }, sent: false });
         }
@@ -230,7 +245,7 @@ impl Shared {
         }
         match tokio::time::timeout(self.options.request_timeout, rx).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(Error::Closed(self.closed().flatten())),
+            Ok(Err(_)) => Err(self.closed_error().unwrap_or(Error::Closed(None))),
             Err(_) => {
                 self.lock().requests.remove(&id);
                 Err(Error::Timeout)
@@ -241,7 +256,7 @@ impl Shared {
     fn enqueue(&self, outgoing: Outgoing) -> Result<(), Error> {
         self.queue.try_send(outgoing).map_err(|e| match e {
             TrySendError::Full(_) => Error::QueueFull,
-            TrySendError::Closed(_) => Error::Closed(self.closed().flatten()),
+            TrySendError::Closed(_) => self.closed_error().unwrap_or(Error::Closed(None)),
         })
     }
 
@@ -324,16 +339,30 @@ impl Shared {
         frames
     }
 
-    /// The client is closed for good: fail pending requests and end every subscription's stream.
-    pub(crate) fn finish(&self, code: Option<CloseCode>) {
+    /// The client is closed for good: fail pending requests and end every subscription's stream. `end` is
+    /// [`ConnectionState::Closed`] or [`ConnectionState::Unauthorized`].
+    pub(crate) fn finish(&self, end: ConnectionState) {
+        debug_assert!(end.is_closed());
+        let error = closed_error(&end).unwrap_or(Error::Closed(None));
         let mut state = self.lock();
-        self.set_status(ConnectionState::Closed(code));
+        self.set_status(end);
         for (_, pending) in state.requests.drain() {
             if let Waiter::User { answer, .. } = pending.waiter {
-                let _ = answer.send(Err(Error::Closed(code)));
+                let _ = answer.send(Err(error.clone()));
             }
         }
         state.topics.clear();
+    }
+}
+
+/// What requests fail with in state `state`, if it is an end.
+fn closed_error(state: &ConnectionState) -> Option<Error> {
+    match state {
+        ConnectionState::Closed(code) => Some(Error::Closed(*code)),
+        ConnectionState::Unauthorized { status, reason } => {
+            Some(Error::Unauthorized { status: *status, reason: reason.clone() })
+        }
+        _ => None,
     }
 }
 
@@ -376,7 +405,7 @@ mod tests {
 
     fn shared() -> Arc<Shared> {
         let initial = ConnectionState::Connected { transport: TransportKind::WebSocket, session: "s1".into() };
-        Shared::new(ClientOptions::default(), initial).0
+        Shared::new(ClientOptions::default(), Arc::new(Credentials::new(None)), initial).0
     }
 
     fn position(offset: u64, epoch: &str) -> StreamPosition {
@@ -492,10 +521,23 @@ mod tests {
         let shared = shared();
         let mut events = live_topic(&shared, "news:a", None, None);
         let mut waiting = pending(&shared, 1, false);
-        shared.finish(Some(CloseCode::MESSAGE_TOO_BIG));
+        shared.finish(ConnectionState::Closed(Some(CloseCode::MESSAGE_TOO_BIG)));
         assert!(matches!(waiting.try_recv(), Ok(Err(Error::Closed(Some(CloseCode::MESSAGE_TOO_BIG))))));
         assert!(matches!(events.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         assert_eq!(shared.closed(), Some(Some(CloseCode::MESSAGE_TOO_BIG)));
         assert!(matches!(shared.listen("news:b", None), Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn refused_credentials_fail_everything_with_the_refusal() {
+        let shared = shared();
+        let mut events = live_topic(&shared, "news:a", None, None);
+        let mut waiting = pending(&shared, 1, true);
+        shared.finish(ConnectionState::Unauthorized { status: 401, reason: "token expired".into() });
+        let refused = |e: &Error| matches!(e, Error::Unauthorized { status: 401, reason } if reason == "token expired");
+        assert!(matches!(waiting.try_recv(), Ok(Err(e)) if refused(&e)));
+        assert!(matches!(events.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        assert_eq!(shared.closed(), Some(None), "closed for good, without a close code");
+        assert!(matches!(shared.listen("news:b", None), Err(e) if refused(&e)));
     }
 }

@@ -1,7 +1,11 @@
 //! A multi-room chat on Tidings: the room handler and the web app, as a library so that tests can use them.
 //!
-//! Rooms are topics `chat:<name>`. Joining takes a nickname (unique within the room); members' nicknames are
-//! their presence metadata; messages are broadcast to the room with the sender's nickname.
+//! Rooms are topics `chat:<name>`. People sign in with a nickname (a JSON Web Token in a cookie, signed by the
+//! example itself: see `auth`), then join rooms under that nickname (unique within a room); members' nicknames are
+//! their presence metadata; messages are broadcast to the room with the sender's nickname. Only pages of the chat's
+//! own origin may connect (the default).
+
+pub mod auth;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -57,8 +61,12 @@ impl Handler for ChatRoom {
 
     async fn join(&self, ctx: &Context, request: JoinRequest) -> Result<Joined<()>, Refusal> {
         let nick = request.nick.trim();
-        if nick.is_empty() || nick.chars().count() > MAX_NICK || nick.chars().any(char::is_control) {
-            return Err(Refusal::bad_payload(format!("a nickname is 1 to {MAX_NICK} printable characters")));
+        check_nick(nick).map_err(Refusal::bad_payload)?;
+        // Signed in as someone: that is the only nickname to use.
+        if let Some(user) = ctx.identity().user.as_deref() {
+            if user != nick {
+                return Err(Refusal::forbidden(format!("you are signed in as {user:?}")));
+            }
         }
         let members = ctx
             .hub()
@@ -88,15 +96,30 @@ impl Handler for ChatRoom {
     }
 }
 
-/// The chat's hub.
-pub fn hub() -> Hub {
-    Hub::builder().handler("chat:*", ChatRoom).build().expect("the chat's topic pattern is valid")
+/// Whether `nick` is a valid nickname.
+pub fn check_nick(nick: &str) -> Result<(), String> {
+    if nick.is_empty() || nick.chars().count() > MAX_NICK || nick.chars().any(char::is_control) {
+        return Err(format!("a nickname is 1 to {MAX_NICK} printable characters"));
+    }
+    Ok(())
 }
 
-/// The page, with the realtime endpoints (and the JavaScript client) under `/realtime`.
-pub fn configure(hub: &Hub) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
+/// The chat's hub: signed-in clients only (tokens signed with `secret`).
+pub fn hub(secret: &auth::Secret) -> Hub {
+    Hub::builder()
+        .authenticator(secret.authenticator())
+        .handler("chat:*", ChatRoom)
+        .build()
+        .expect("the chat's topic pattern is valid")
+}
+
+/// The page, the sign-in endpoint, and the realtime endpoints (and the JavaScript client) under `/realtime`.
+pub fn configure<'a>(hub: &'a Hub, secret: &'a auth::Secret) -> impl FnOnce(&mut web::ServiceConfig) + 'a {
     move |cfg| {
-        cfg.service(tidings::scope("/realtime", hub)).route("/", web::get().to(index));
+        cfg.app_data(web::Data::new(secret.clone()))
+            .service(tidings::scope("/realtime", hub))
+            .route("/dev/token", web::post().to(auth::sign_in))
+            .route("/", web::get().to(index));
     }
 }
 
@@ -113,7 +136,7 @@ mod tests {
     /// The test shown in docs/guide/handlers.md.
     #[actix_rt::test]
     async fn members_speak_under_their_nickname() {
-        let hub = hub();
+        let hub = hub(&auth::Secret::random());
         let mut ann = TestClient::connect(&hub).await;
         let mut bob = TestClient::connect(&hub).await;
         ann.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap();
@@ -127,7 +150,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn nicknames_are_trimmed() {
-        let hub = hub();
+        let hub = hub(&auth::Secret::random());
         let mut ann = TestClient::connect(&hub).await;
         ann.join("chat:lobby", json!({ "nick": "  ann " })).await.unwrap();
         ann.message("chat:lobby", json!({ "text": "hi" })).await.unwrap();
@@ -137,7 +160,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn bad_nicknames_and_messages_are_refused() {
-        let hub = hub();
+        let hub = hub(&auth::Secret::random());
         let mut ann = TestClient::connect(&hub).await;
         let mut eve = TestClient::connect(&hub).await;
         ann.join("chat:lobby", json!({ "nick": "ann" })).await.unwrap();

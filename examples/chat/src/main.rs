@@ -11,10 +11,12 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let hub = chat::hub();
+    let secret = chat::auth::Secret::random();
+    let hub = chat::hub(&secret);
     let app_hub = hub.clone();
-    let server =
-        HttpServer::new(move || App::new().configure(chat::configure(&app_hub))).disable_signals().bind(&addr)?;
+    let server = HttpServer::new(move || App::new().configure(chat::configure(&app_hub, &secret)))
+        .disable_signals()
+        .bind(&addr)?;
     // The bound address, not the requested one: with port 0 the OS picks (the browser tests use that).
     println!("chat listening on http://{}", server.addrs()[0]);
     let server = server.run();

@@ -22,17 +22,24 @@ pub struct Connect {
     pub identity: Identity,
     /// The session to resume, when the client names one.
     pub resume: Option<ResumeFrom>,
+    /// The client's address, when the transport knows it (for the per-address session limit).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Connect {
     /// A client starting afresh.
     pub fn new(identity: Identity) -> Self {
-        Connect { identity, resume: None }
+        Connect { identity, resume: None, peer: None }
     }
 
     /// A client that wants to continue `resume` (when `Some`).
     pub fn resuming(identity: Identity, resume: Option<ResumeFrom>) -> Self {
-        Connect { identity, resume }
+        Connect { identity, resume, peer: None }
+    }
+
+    /// The same, from the address `peer`.
+    pub fn from_peer(self, peer: Option<std::net::IpAddr>) -> Self {
+        Connect { peer, ..self }
     }
 }
 
@@ -198,6 +205,10 @@ impl SessionHandle {
                 if self.0.outbox.is_ended() {
                     return Err(SessionGone);
                 }
+                // A client over its message rate waits for its turn.
+                if let Some(wait) = self.0.throttle() {
+                    tokio::time::sleep(wait).await;
+                }
                 // Queued is enough; only a full mailbox makes the caller wait (until the session takes this one).
                 match actor.try_send(inbound) {
                     Ok(()) => Ok(()),
@@ -234,7 +245,7 @@ impl Hub {
         if self.is_shutting_down() {
             return Err(AttachError::ShuttingDown);
         }
-        let me = SessionRef::new(connect.identity, self.config());
+        let me = SessionRef::new(connect.identity, connect.peer, self.config());
         let span = tracing::info_span!("session", id = %me.id, user = me.identity.user.as_deref());
         self.register(&me);
         let state = SessionState::new(self.clone(), me.clone());

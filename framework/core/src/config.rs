@@ -29,6 +29,13 @@ pub struct HubConfig {
     /// How long a session whose connection was lost waits for its client to resume it, on any transport, before it
     /// ends (leaving its rooms and topics).
     pub resume_window: std::time::Duration,
+    /// Per-client limits: sessions per address and per user, connect rate, message rate.
+    pub limits: crate::Limits,
+    /// Origins (`https://app.example.com`) whose pages may connect, on every transport. Empty (the default):
+    /// same origin only, that is, a browser's `Origin` must name the host the request was sent to. `"*"` allows
+    /// any origin (for public, anonymous endpoints only). Clients that send no `Origin` (not browsers) are not
+    /// affected. The HTTP transports' CORS headers follow the same list.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -42,6 +49,8 @@ impl Default for HubConfig {
             inbound_queue: 32,
             write_timeout: std::time::Duration::from_secs(10),
             resume_window: std::time::Duration::from_secs(120),
+            limits: crate::Limits::default(),
+            allowed_origins: Vec::new(),
         }
     }
 }

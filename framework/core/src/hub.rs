@@ -10,11 +10,13 @@ use serde_json::value::RawValue;
 use tidings_protocol::{encode, Member, StreamPosition};
 use tokio::sync::Notify;
 
+use crate::auth::{Authenticator, NotConfigured, SharedAuthenticator};
 use crate::broker::{Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker};
 use crate::close::Close;
 use crate::config::HubConfig;
 use crate::handler::{ErasedHandler, Handler};
 use crate::identity::SessionId;
+use crate::limits::Counters;
 use crate::presence::{MemoryPresence, Presence};
 use crate::router::{PatternError, Router};
 use crate::session::SessionRef;
@@ -45,6 +47,8 @@ struct HubInner {
     presence: Arc<dyn Presence>,
     subscribers: Subscribers,
     sessions: DashMap<SessionId, Arc<SessionRef>>,
+    authenticator: SharedAuthenticator,
+    counters: Counters,
     shutting_down: AtomicBool,
     session_ended: Notify,
 }
@@ -176,6 +180,7 @@ impl Hub {
     }
 
     pub(crate) fn register(&self, session: &Arc<SessionRef>) {
+        self.inner.counters.add(session.peer, session.identity.user.as_deref());
         self.inner.sessions.insert(session.id.clone(), session.clone());
         // A shutdown that began while this session was being created must still close it.
         if self.is_shutting_down() {
@@ -183,12 +188,22 @@ impl Hub {
         }
     }
 
+    pub(crate) fn authenticator(&self) -> &dyn Authenticator {
+        &*self.inner.authenticator
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
     pub(crate) fn session_ref(&self, id: &str) -> Option<Arc<SessionRef>> {
         self.inner.sessions.get(id).map(|s| s.value().clone())
     }
 
     pub(crate) fn unregister(&self, session: &SessionId) {
-        self.inner.sessions.remove(session);
+        if let Some((_, session)) = self.inner.sessions.remove(session) {
+            self.inner.counters.remove(session.peer, session.identity.user.as_deref());
+        }
         self.inner.session_ended.notify_waiters();
     }
 
@@ -257,6 +272,7 @@ pub struct HubBuilder {
     handlers: Vec<(String, Arc<dyn ErasedHandler>)>,
     broker: Option<Arc<dyn Broker>>,
     presence: Option<Arc<dyn Presence>>,
+    authenticator: Option<SharedAuthenticator>,
 }
 
 impl HubBuilder {
@@ -276,6 +292,13 @@ impl HubBuilder {
     /// Uses `broker` instead of the default [`MemoryBroker`].
     pub fn broker(mut self, broker: impl Broker) -> Self {
         self.broker = Some(Arc::new(broker));
+        self
+    }
+
+    /// Decides who may connect. Without one the hub refuses every connection with 401: accepting anonymous
+    /// clients takes [`AllowAnonymous`](crate::AllowAnonymous).
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
         self
     }
 
@@ -299,6 +322,8 @@ impl HubBuilder {
             presence: self.presence.unwrap_or_else(|| Arc::new(MemoryPresence::default())),
             subscribers: Subscribers::default(),
             sessions: DashMap::new(),
+            authenticator: self.authenticator.unwrap_or_else(|| Arc::new(NotConfigured)),
+            counters: Counters::default(),
             shutting_down: AtomicBool::new(false),
             session_ended: Notify::new(),
         });

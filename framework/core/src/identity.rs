@@ -19,6 +19,12 @@ pub struct Identity {
     pub user: Option<String>,
     /// Claims about the user (from a token, say), for handlers to authorise with.
     pub claims: Value,
+    /// When the credentials expire: the session is closed with 4003 then, unless the client refreshed them in
+    /// band before. `None`: they do not expire.
+    pub expires_at: Option<std::time::SystemTime>,
+    /// Topic patterns (`chat:*`, `news:today`) this client may use at all, checked before any handler; `None`:
+    /// every topic (the handlers decide). Set from a token claim by the JWT authenticator.
+    pub topics: Option<Vec<String>>,
 }
 
 impl Identity {
@@ -29,7 +35,25 @@ impl Identity {
 
     /// A client known as `user`, without further claims.
     pub fn user(user: impl Into<String>) -> Self {
-        Identity { user: Some(user.into()), claims: Value::Null }
+        Identity { user: Some(user.into()), ..Identity::default() }
+    }
+
+    /// Whether the identity allows `topic` (see [`Identity::topics`]).
+    ///
+    /// ```
+    /// let mut ann = tidings_core::Identity::user("ann");
+    /// assert!(ann.allows_topic("anything"));
+    /// ann.topics = Some(vec!["chat:*".into(), "news:today".into()]);
+    /// assert!(ann.allows_topic("chat:lobby") && ann.allows_topic("news:today"));
+    /// assert!(!ann.allows_topic("news:tomorrow") && !ann.allows_topic("admin"));
+    /// ```
+    pub fn allows_topic(&self, topic: &str) -> bool {
+        self.topics.as_ref().is_none_or(|patterns| {
+            patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => topic.starts_with(prefix),
+                None => p == topic,
+            })
+        })
     }
 }
 

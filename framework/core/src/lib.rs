@@ -17,12 +17,14 @@
 //! every recipient. See `docs/` in the repository for the protocol and a guide per concept.
 
 mod attach;
+mod auth;
 pub mod broker;
 mod close;
 mod config;
 mod handler;
 mod hub;
 mod identity;
+mod limits;
 mod presence;
 mod router;
 mod session;
@@ -33,6 +35,7 @@ mod transport;
 
 pub use async_trait::async_trait;
 pub use attach::{AttachError, Attachment, Connect, ResumeFrom, SessionGone, SessionHandle};
+pub use auth::{authenticate_with, AllowAnonymous, AuthRefusal, Authenticator, ConnectRequest};
 pub use broker::{
     Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker, MemoryBrokerConfig, Publication,
 };
@@ -41,6 +44,7 @@ pub use config::HubConfig;
 pub use handler::{Context, Handler, Joined, Payload, Refusal};
 pub use hub::{Hub, HubBuilder, PublishError};
 pub use identity::{Identity, SessionId};
+pub use limits::{Limits, Rate};
 pub use presence::{MemoryPresence, Presence};
 pub use router::PatternError;
 pub use session::{Next, PushError};
@@ -59,7 +63,7 @@ pub(crate) mod testkit_support {
     /// A handler context for unit tests that call handlers directly.
     pub(crate) fn context(topic: &str) -> Context {
         let hub = Hub::builder().build().unwrap();
-        let me = SessionRef::new(Identity::anonymous(), hub.config());
+        let me = SessionRef::new(Identity::anonymous(), None, hub.config());
         Context::new(hub, topic.into(), me, None::<Arc<serde_json::Value>>)
     }
 }

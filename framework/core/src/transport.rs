@@ -1,5 +1,6 @@
 //! How a transport attaches a client to a session: the [`Transport`] trait and the loop that drives it.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use crate::attach::{AttachError, Attachment, Connect};
 use crate::close::Close;
 use crate::hub::Hub;
 use crate::identity::SessionId;
-use crate::session::{Inbound, Next, Routed, Session};
+use crate::session::{Next, Routed};
 
 /// A connection that carries protocol frames between one client and its session.
 ///
@@ -167,7 +168,8 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
     let mut batch = Vec::with_capacity(SEND_BATCH);
     // A client frame waiting for room in the session's mailbox. While one waits, the loop reads nothing more from
     // the client (backpressure) but goes on sending to it.
-    let mut waiting: Option<Pin<Box<actix::dev::Request<Session, Inbound>>>> = None;
+    // (Also while a client over its message rate waits for its next token: throttling by not reading.)
+    let mut waiting: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
     loop {
         tokio::select! {
             next = attachment.next(&mut batch, SEND_BATCH) => match next {
@@ -199,9 +201,22 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                     Routed::Acked => {}
                     Routed::Request(inbound) => {
                         let actor = session.0.actor.get().expect("a session's actor is set when it is attached");
+                        if let Some(wait) = session.0.throttle() {
+                            let actor = actor.clone();
+                            waiting = Some(Box::pin(async move {
+                                tokio::time::sleep(wait).await;
+                                let _ = actor.send(inbound).await;
+                            }));
+                            continue;
+                        }
                         match actor.try_send(inbound) {
                             Ok(()) => {}
-                            Err(actix::dev::SendError::Full(frame)) => waiting = Some(Box::pin(actor.send(frame))),
+                            Err(actix::dev::SendError::Full(frame)) => {
+                                let sent = actor.send(frame);
+                                waiting = Some(Box::pin(async move {
+                                    let _ = sent.await;
+                                }));
+                            }
                             Err(actix::dev::SendError::Closed(_)) => {
                                 // The session ended under this connection; its close is on the way, but do not
                                 // wait for it.

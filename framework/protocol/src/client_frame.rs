@@ -26,8 +26,8 @@ use crate::topic;
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClientFrame<'a> {
-    /// The frame type: `subscribe`, `unsubscribe`, `join`, `leave`, `message`, `publish`, `history`, `ack` or
-    /// `close`.
+    /// The frame type: `subscribe`, `unsubscribe`, `join`, `leave`, `message`, `publish`, `history`, `ack`,
+    /// `refresh` or `close`.
     #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
     /// The request id. When present, the server answers with exactly one `reply` or `error` carrying it.
@@ -46,6 +46,9 @@ pub struct ClientFrame<'a> {
     /// For `ack`: the client has processed every server frame up to this sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// For `refresh`: fresh credentials (a token) that extend the session.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Cow<'a, str>>,
     /// For `history`: return at most this many publications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -110,6 +113,11 @@ pub enum Request<'a> {
     },
     /// The client is done: end the session (it will not resume).
     Close,
+    /// Fresh credentials, sent before the current ones expire.
+    Refresh {
+        /// The new token.
+        token: &'a str,
+    },
 }
 
 /// Why a client frame could not be turned into a [`Request`].
@@ -151,6 +159,12 @@ impl<'a> ClientFrame<'a> {
             "history" => Request::History { topic: topic()?, since: self.since.as_ref(), limit: self.limit },
             "ack" => Request::Ack { seq: self.seq.ok_or_else(|| self.error(ErrorCode::BAD_FRAME, "ack needs seq"))? },
             "close" => Request::Close,
+            "refresh" => Request::Refresh {
+                token: self
+                    .token
+                    .as_deref()
+                    .ok_or_else(|| self.error(ErrorCode::BAD_FRAME, "refresh needs a token"))?,
+            },
             other => {
                 return Err(self.error(ErrorCode::UNKNOWN_TYPE, format!("unknown frame type {other:?}")));
             }
@@ -201,6 +215,7 @@ mod tests {
             .contains("offset: 3"));
         assert_eq!(check(r#"{"type":"ack","seq":12}"#).unwrap(), "Ack { seq: 12 }");
         assert_eq!(check(r#"{"type":"close"}"#).unwrap(), "Close");
+        assert_eq!(check(r#"{"type":"refresh","id":3,"token":"t"}"#).unwrap(), r#"Refresh { token: "t" }"#);
         // Unknown fields are ignored, for forward compatibility.
         assert!(check(r#"{"type":"leave","topic":"a","extra":true}"#).is_ok());
     }

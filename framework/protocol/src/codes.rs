@@ -42,6 +42,8 @@ impl ErrorCode {
     pub const ALREADY_JOINED: ErrorCode = ErrorCode::from_static("already_joined");
     /// `leave` for a room the session is not a member of.
     pub const NOT_JOINED: ErrorCode = ErrorCode::from_static("not_joined");
+    /// A `refresh` carried credentials the server does not accept (expired, invalid, or another user's).
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode::from_static("unauthorized");
     /// The session holds as many subscriptions and memberships as the server allows.
     pub const TOO_MANY_SUBSCRIPTIONS: ErrorCode = ErrorCode::from_static("too_many_subscriptions");
     /// The broker could not complete the request (for example, it could not reach Redis); retrying may work.
@@ -113,6 +115,8 @@ impl CloseCode {
     pub const SLOW_CONSUMER: CloseCode = CloseCode(4000);
     /// Nothing was heard from the client (not even a pong) within the idle timeout. Reconnect.
     pub const IDLE_TIMEOUT: CloseCode = CloseCode(4001);
+    /// The session's credentials expired and were not refreshed in band. Reconnect with fresh credentials.
+    pub const CREDENTIALS_EXPIRED: CloseCode = CloseCode(4003);
     /// The session was resumed on a newer connection; this one is obsolete. Do not reconnect it.
     pub const SUPERSEDED: CloseCode = CloseCode(4500);
 

@@ -8,7 +8,7 @@
 //! ```no_run
 //! use actix_web::{App, HttpServer};
 //! use serde::Deserialize;
-//! use tidings::{async_trait, Context, Handler, Hub, Joined, Refusal};
+//! use tidings::{async_trait, AllowAnonymous, Context, Handler, Hub, Joined, Refusal};
 //!
 //! struct Chat;
 //!
@@ -33,7 +33,8 @@
 //!
 //! #[actix_web::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let hub = Hub::builder().handler("chat:*", Chat).build().expect("valid patterns");
+//!     // Public and anonymous: an explicit choice (see docs/security.md for tokens).
+//!     let hub = Hub::builder().authenticator(AllowAnonymous).handler("chat:*", Chat).build().expect("valid patterns");
 //!     HttpServer::new(move || App::new().service(tidings::scope("/realtime", &hub)))
 //!         .bind(("127.0.0.1", 8080))?
 //!         .run()
@@ -76,8 +77,6 @@ pub struct Endpoint {
     sse: sse::SseConfig,
     #[cfg(feature = "longpoll")]
     longpoll: longpoll::LongPollConfig,
-    #[cfg(any(feature = "sse", feature = "longpoll"))]
-    cors: http::Cors,
 }
 
 impl Endpoint {
@@ -107,26 +106,17 @@ impl Endpoint {
         self
     }
 
-    /// Which other origins may use the HTTP transports from a browser (same origin only by default).
-    #[cfg(any(feature = "sse", feature = "longpoll"))]
-    pub fn cors(mut self, cors: http::Cors) -> Self {
-        self.cors = cors;
-        self
-    }
-
     /// An actix-web scope at `prefix` serving `hub` over every enabled transport.
     pub fn scope(&self, prefix: &str, hub: &Hub) -> Scope {
         let scope = web::scope(prefix).route("/tidings.js", web::get().to(browser_client));
         #[cfg(feature = "websocket")]
         let scope = scope.service(websocket::resource(hub, self.websocket.clone()));
-        #[cfg(any(feature = "sse", feature = "longpoll"))]
-        let cors = std::sync::Arc::new(self.cors.clone());
         #[cfg(feature = "sse")]
-        let scope = scope.service(sse::resource(hub, self.sse.clone(), cors.clone()));
+        let scope = scope.service(sse::resource(hub, self.sse.clone()));
         #[cfg(feature = "longpoll")]
-        let scope = scope.service(longpoll::resource(hub, self.longpoll.clone(), cors.clone()));
+        let scope = scope.service(longpoll::resource(hub, self.longpoll.clone()));
         #[cfg(any(feature = "sse", feature = "longpoll"))]
-        let scope = scope.service(http::send_resource(hub, cors));
+        let scope = scope.service(http::send_resource(hub));
         #[cfg(not(any(feature = "websocket", feature = "sse", feature = "longpoll")))]
         let _ = hub;
         scope

@@ -1,17 +1,21 @@
 //! The demo hub (`news:*`, `open:*`, `secret:*`, `calc`, `room:*`) over every transport, with control endpoints
 //! for the JavaScript client's tests.
 //!
-//! `demo-server [--resume-window-ms N] [--addr ADDR]` (default 127.0.0.1:0). Prints `listening on http://ADDR`.
+//! `demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret SECRET [--query-tokens]]` (default
+//! 127.0.0.1:0, anonymous clients). Prints `listening on http://ADDR`. With `--jwt-secret`, clients need an HS256
+//! token signed with it (`--query-tokens` also takes them from `?access_token=`).
 //! - `/realtime/{ws,sse,poll,send,tidings.js}`: the Tidings endpoints;
 //! - `POST /control/publish?topic=T` with a JSON body: publishes it, answers the position;
 //! - `POST /control/drop?session=ID`: drops that session's connection as a network failure would (204, or 404);
-//! - `GET /control/sessions`: `{"count": N}`, the live sessions.
+//! - `GET /control/sessions`: `{"count": N}`, the live sessions;
+//! - `GET /control/token?user=U&ttl_ms=N[&topics=a,b]`: with `--jwt-secret`, a token for `U` that expires in `N` ms.
 
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tidings::{Hub, HubConfig, ResumeFrom};
-use tidings_tests::handlers::demo_hub;
+use tidings_jwt::{Algorithm, JwtAuthenticator, Key};
+use tidings_tests::handlers::{demo_hub, demo_hub_with};
 
 async fn publish(hub: web::Data<Hub>, query: web::Query<Topic>, body: web::Json<serde_json::Value>) -> HttpResponse {
     match hub.publish(&query.topic, &body.into_inner()).await {
@@ -28,6 +32,31 @@ async fn drop_connection(hub: web::Data<Hub>, req: actix_web::HttpRequest) -> Ht
     }
 }
 
+/// The HS256 secret, when the server runs with JWT authentication.
+struct Secret(Option<String>);
+
+#[derive(serde::Deserialize)]
+struct TokenRequest {
+    user: String,
+    ttl_ms: u64,
+    topics: Option<String>,
+}
+
+async fn mint(secret: web::Data<Secret>, query: web::Query<TokenRequest>) -> HttpResponse {
+    let Some(secret) = &secret.0 else { return HttpResponse::NotFound().body("no --jwt-secret") };
+    let exp = std::time::SystemTime::now() + Duration::from_millis(query.ttl_ms);
+    let exp = exp.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs();
+    let mut claims = serde_json::json!({ "sub": query.user, "exp": exp });
+    if let Some(topics) = &query.topics {
+        claims["topics"] = topics.split(',').collect::<Vec<_>>().into();
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    match jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &key) {
+        Ok(token) => HttpResponse::Ok().body(token),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
 async fn sessions(hub: web::Data<Hub>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "count": hub.session_count() }))
 }
@@ -41,22 +70,43 @@ struct Topic {
 fn main() -> std::io::Result<()> {
     let mut config = HubConfig::default();
     let mut addr = "127.0.0.1:0".to_owned();
+    let (mut secret, mut query_tokens) = (None, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--query-tokens" {
+            query_tokens = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--resume-window-ms", Some(ms)) => {
                 config.resume_window = Duration::from_millis(ms.parse().expect("--resume-window-ms takes a number"));
             }
             ("--addr", Some(a)) => addr = a,
-            _ => panic!("usage: demo-server [--resume-window-ms N] [--addr ADDR]"),
+            ("--jwt-secret", Some(s)) => secret = Some(s),
+            _ => panic!("usage: demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret S [--query-tokens]]"),
         }
     }
     actix_rt::System::new().block_on(async move {
-        let hub = demo_hub(config);
+        let hub = match &secret {
+            None => demo_hub(config),
+            Some(secret) => {
+                let key = Key::hmac(secret.as_bytes()).expect("--jwt-secret of at least 32 bytes");
+                let jwt = JwtAuthenticator::builder()
+                    .algorithms([Algorithm::HS256])
+                    .key(key)
+                    .query_tokens(query_tokens)
+                    .build()
+                    .expect("a valid JWT configuration");
+                demo_hub_with(config, jwt)
+            }
+        };
         let served = hub.clone();
+        let secret = web::Data::new(Secret(secret));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(served.clone()))
+                .app_data(secret.clone())
+                .route("/control/token", web::get().to(mint))
                 .service(tidings::scope("/realtime", &served))
                 .route("/control/publish", web::post().to(publish))
                 .route("/control/drop", web::post().to(drop_connection))

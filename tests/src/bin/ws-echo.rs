@@ -76,7 +76,13 @@ async fn main() -> std::io::Result<()> {
     let tidings_config = WebSocketConfig { deflate: deflate.clone(), stats: counters.clone(), ..Default::default() };
     let deflate = deflate.map(|d| DeflateConfig { threshold: 0, ..d });
     let config = WebSocketConfig { deflate, stats: counters, ..Default::default() };
-    let hub = Hub::builder().handler("echo:*", Echo).build().expect("valid pattern");
+    // Measurements open thousands of connections from one address: no per-client limits here.
+    let hub = Hub::builder()
+        .authenticator(tidings::AllowAnonymous)
+        .config(tidings::HubConfig { limits: tidings::Limits::none(), ..Default::default() })
+        .handler("echo:*", Echo)
+        .build()
+        .expect("valid pattern");
     let endpoint = tidings::Endpoint::new().websocket(tidings_config);
     let config = web::Data::new(config);
     let server = HttpServer::new(move || {

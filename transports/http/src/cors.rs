@@ -1,9 +1,10 @@
-//! The cross-origin policy of the HTTP transports.
+//! The cross-origin headers of the HTTP transports, following the hub's `allowed_origins`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
-/// Which other origins may use the SSE, long-polling and send endpoints from a browser.
+/// Which other origins may use the SSE, long-polling and send endpoints from a browser: the hub's
+/// `HubConfig::allowed_origins`, the same list that the origin check of every transport uses.
 ///
 /// Empty (the default) adds no CORS headers at all, so browsers allow these endpoints from the page's own origin
 /// only. Listed origins (`https://app.example.com`, scheme and host and port exactly as browsers send `Origin`) get
@@ -21,7 +22,7 @@ pub struct Cors {
 }
 
 impl Cors {
-    /// Allows these origins.
+    /// Allows these origins (`"*"`: any).
     pub fn allow<I, S>(origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -30,9 +31,14 @@ impl Cors {
         Cors { allowed_origins: origins.into_iter().map(Into::into).collect() }
     }
 
+    /// The policy of `hub`.
+    pub fn of(hub: &tidings_core::Hub) -> Self {
+        Cors::allow(hub.config().allowed_origins.iter().cloned())
+    }
+
     /// Whether `origin` is on the list.
     pub fn allows(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|allowed| allowed == origin)
+        self.allowed_origins.iter().any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
     }
 
     /// Adds the CORS headers `req` earns to a response being built.
@@ -52,7 +58,7 @@ impl Cors {
             self.apply(req, &mut response);
             response
                 .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Last-Event-ID"))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Authorization, Last-Event-ID"))
                 .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
         }
         response.finish()

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use tidings_core::{Close, CloseCode, Hub, ResumeFrom};
 
 use crate::cors::Cors;
+use crate::params::connect_request;
 use crate::NO_STORE;
 
 struct SendEndpoint {
@@ -19,7 +20,8 @@ struct SendEndpoint {
 ///
 /// The body holds one client frame (a JSON object) or several (a JSON array); they are handed to the session in
 /// order, and answered on its downstream. See `docs/protocol.md`, "Sending with HTTP".
-pub fn send_resource(hub: &Hub, cors: Arc<Cors>) -> Resource {
+pub fn send_resource(hub: &Hub) -> Resource {
+    let cors = Arc::new(Cors::of(hub));
     // Room for a batch of frames, each within the hub's limit; a single frame over it is refused below.
     let limit = hub.config().max_message_bytes.saturating_mul(16).max(64 * 1024);
     web::resource("/send")
@@ -46,6 +48,11 @@ async fn send(req: HttpRequest, body: Bytes, endpoint: web::Data<SendEndpoint>) 
     let Some(session) = session else {
         return response(actix_web::http::StatusCode::NOT_FOUND, "no such session; reconnect".into());
     };
+    if let Err(refusal) = endpoint.hub.check_sender(&connect_request(&req, "send"), &session).await {
+        let status =
+            actix_web::http::StatusCode::from_u16(refusal.status).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
+        return response(status, refusal.reason.into_owned());
+    }
     let frames = match split_frames(&body) {
         Ok(frames) => frames,
         Err(e) => {

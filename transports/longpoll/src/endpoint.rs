@@ -7,8 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use tidings_core::protocol::encode;
-use tidings_core::{Connect, EncodedFrame, Hub, Identity, Next};
-use tidings_http::{connect_params, Cors, NO_STORE};
+use tidings_core::{Connect, EncodedFrame, Hub, Next};
+use tidings_http::{admit, Cors, NO_STORE};
 use tracing::Instrument;
 
 use crate::LongPollConfig;
@@ -31,13 +31,13 @@ enum Answer {
 }
 
 pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> HttpResponse {
-    let params = match connect_params(&req, &endpoint.hub) {
-        Ok(params) => params,
+    let connect = match admit(&req, &endpoint.hub, "longpoll").await {
+        Ok(connect) => connect,
         Err(refusal) => return refusal.response(),
     };
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let span = tracing::info_span!("longpoll", peer, session = tracing::field::Empty);
-    let answer = answer(&endpoint, Connect::resuming(Identity::anonymous(), params.resume)).instrument(span).await;
+    let answer = answer(&endpoint, connect).instrument(span).await;
     let mut response = HttpResponse::Ok();
     endpoint.cors.apply(&req, &mut response);
     response.insert_header((header::CONTENT_TYPE, "application/json")).insert_header(NO_STORE);

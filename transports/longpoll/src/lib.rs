@@ -37,7 +37,8 @@ impl Default for LongPollConfig {
 }
 
 /// The long-polling endpoint as an actix-web resource at `/poll` (relative to the scope it is mounted in).
-pub fn resource(hub: &Hub, config: LongPollConfig, cors: Arc<Cors>) -> Resource {
+pub fn resource(hub: &Hub, config: LongPollConfig) -> Resource {
+    let cors = Arc::new(Cors::of(hub));
     let endpoint = endpoint::Endpoint { hub: hub.clone(), config, cors };
     web::resource("/poll")
         .app_data(web::Data::new(endpoint))

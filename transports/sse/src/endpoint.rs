@@ -6,8 +6,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::stream;
-use tidings_core::{Connect, Hub, Identity};
-use tidings_http::{connect_params, Cors};
+use tidings_core::Hub;
+use tidings_http::{admit, Cors};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -29,8 +29,8 @@ pub(crate) async fn preflight(req: HttpRequest, endpoint: web::Data<Endpoint>) -
 }
 
 pub(crate) async fn stream(req: HttpRequest, endpoint: web::Data<Endpoint>) -> HttpResponse {
-    let params = match connect_params(&req, &endpoint.hub) {
-        Ok(params) => params,
+    let connect = match admit(&req, &endpoint.hub, "sse").await {
+        Ok(connect) => connect,
         Err(refusal) => return refusal.response(),
     };
     let (body, chunks) = mpsc::channel::<Bytes>(BODY_CHUNKS);
@@ -42,7 +42,6 @@ pub(crate) async fn stream(req: HttpRequest, endpoint: web::Data<Endpoint>) -> H
     let hub = endpoint.hub.clone();
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let span = tracing::info_span!("sse", peer);
-    let connect = Connect::resuming(Identity::anonymous(), params.resume);
     actix_web::rt::spawn(async move { hub.serve(connection, connect).await }.instrument(span));
 
     let events = stream::unfold(chunks, |mut chunks| async move {

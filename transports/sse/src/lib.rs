@@ -7,17 +7,15 @@
 //! headers ask proxies not to buffer. See `docs/protocol.md`, "Server-Sent Events".
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use actix_web::{web, App, HttpServer};
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let hub = tidings_core::Hub::builder().build().unwrap();
-//! let cors = Arc::new(tidings_http::Cors::default());
 //! HttpServer::new(move || {
 //!     App::new().service(
 //!         web::scope("/realtime")
-//!             .service(tidings_sse::resource(&hub, tidings_sse::SseConfig::default(), cors.clone()))
-//!             .service(tidings_http::send_resource(&hub, cors.clone())),
+//!             .service(tidings_sse::resource(&hub, tidings_sse::SseConfig::default()))
+//!             .service(tidings_http::send_resource(&hub)),
 //!     )
 //! })
 //! .bind(("127.0.0.1", 8080))?
@@ -55,7 +53,8 @@ impl Default for SseConfig {
 }
 
 /// The SSE endpoint as an actix-web resource at `/sse` (relative to the scope it is mounted in).
-pub fn resource(hub: &Hub, config: SseConfig, cors: Arc<Cors>) -> Resource {
+pub fn resource(hub: &Hub, config: SseConfig) -> Resource {
+    let cors = Arc::new(Cors::of(hub));
     let endpoint = endpoint::Endpoint { hub: hub.clone(), config, cors };
     web::resource("/sse")
         .app_data(web::Data::new(endpoint))

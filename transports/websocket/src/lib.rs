@@ -45,6 +45,7 @@ use actix_web::{web, Resource};
 use tidings_core::Hub;
 
 pub use deflate::{DeflateConfig, DeflateMode, WebSocketStats};
+pub use endpoint::SUBPROTOCOL;
 pub use frame::OpCode;
 pub use socket::{Incoming, WebSocket};
 pub use upgrade::upgrade;

@@ -37,7 +37,8 @@ export class LongPollTransport implements Transport {
   }
 
   private createUpstream(): HttpUpstream {
-    return sessionUpstream(this.context, { live: () => this.live, fail: (code, reason) => this.fail(code, reason) }, 'long polling');
+    const owner = { live: () => this.live, fail: (code: number, reason: string, status?: number) => this.fail(code, reason, status) };
+    return sessionUpstream(this.context, owner, 'long polling');
   }
 
   open(params: ConnectParams): void {
@@ -56,6 +57,7 @@ export class LongPollTransport implements Transport {
       url: this.context.endpoints.url('send', { session }),
       body: JSON.stringify([{ type: 'ack', seq: ack }]),
       timeout: this.context.requestTimeout,
+      token: this.context.token(),
     });
     this.poll = probe;
     probe.response.then(
@@ -71,7 +73,7 @@ export class LongPollTransport implements Transport {
         } else if (response.status === 404) {
           this.request({ v: PROTOCOL_VERSION });
         } else {
-          this.fail(ABNORMAL_CLOSURE, `send answered ${response.status}: ${response.body.slice(0, 200)}`);
+          this.fail(ABNORMAL_CLOSURE, `send answered ${response.status}: ${response.body.slice(0, 200)}`, response.status);
         }
       },
       (error: unknown) => {
@@ -108,14 +110,15 @@ export class LongPollTransport implements Transport {
     const url = this.context.endpoints.url('poll', { ...params, t: `${this.cacheKey}${(this.polls++).toString(36)}` });
     // A held poll answers within the hold time; the connect poll answers at once.
     const timeout = this.session === null ? this.context.requestTimeout : this.context.stallTimeout;
-    const poll = this.context.http!({ method: 'GET', url, timeout });
+    const poll = this.context.http!({ method: 'GET', url, timeout, token: this.context.token() });
     this.poll = poll;
     poll.response.then(
       (response) => {
         if (!this.live || this.poll !== poll) return;
         this.poll = null;
         if (response.status !== 200) {
-          return this.fail(ABNORMAL_CLOSURE, `poll answered ${response.status}: ${response.body.slice(0, 200)}`);
+          const reason = `poll answered ${response.status}: ${response.body.slice(0, 200)}`;
+          return this.fail(ABNORMAL_CLOSURE, reason, response.status);
         }
         let frames: ServerFrame[];
         try {
@@ -162,11 +165,11 @@ export class LongPollTransport implements Transport {
     if (unsent.length > 0) this.context.handlers.undelivered(unsent);
   }
 
-  private fail(code: number, reason: string): void {
+  private fail(code: number, reason: string, status?: number): void {
     if (!this.live) return;
     this.live = false;
     this.poll?.abort();
     this.poll = null;
-    this.context.handlers.closed(code, reason);
+    this.context.handlers.closed(code, reason, status);
   }
 }

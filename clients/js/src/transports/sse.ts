@@ -25,13 +25,22 @@ export class SseTransport implements Transport {
   private live = true;
 
   constructor(private readonly context: TransportContext) {
-    this.upstream = sessionUpstream(context, { live: () => this.live, fail: (code, reason) => this.fail(code, reason) }, 'SSE');
+    const owner = { live: () => this.live, fail: (code: number, reason: string, status?: number) => this.fail(code, reason, status) };
+    this.upstream = sessionUpstream(context, owner, 'SSE');
   }
 
   open(params: ConnectParams): void {
     const EventSourceClass = this.context.EventSource;
     if (!EventSourceClass) throw new Error('no EventSource in this environment');
-    const url = this.context.endpoints.url('sse', { v: PROTOCOL_VERSION, session: params.session, ack: params.ack });
+    // An EventSource cannot send headers: the token goes in the URL where the application allows it, and
+    // otherwise the server has to find credentials in a cookie.
+    const token = this.context.tokenInQuery ? this.context.token() : undefined;
+    const url = this.context.endpoints.url('sse', {
+      v: PROTOCOL_VERSION,
+      session: params.session,
+      ack: params.ack,
+      access_token: token,
+    });
     const source = new EventSourceClass(url, { withCredentials: this.context.withCredentials });
     this.source = source;
     source.onmessage = (event) => {
@@ -47,7 +56,13 @@ export class SseTransport implements Transport {
       if (frame.type === 'welcome') this.upstream.setSession(frame.session);
       this.context.handlers.frame(frame);
     };
-    source.onerror = () => this.fail(ABNORMAL_CLOSURE, 'event stream lost');
+    source.onerror = (event) => {
+      // Node's `eventsource` says why a request failed (its HTTP status in `code`); browsers do not.
+      const detail = event as { code?: unknown; message?: unknown } | null;
+      const status = typeof detail?.code === 'number' && detail.code >= 400 ? detail.code : undefined;
+      const message = typeof detail?.message === 'string' && detail.message ? `: ${detail.message}` : '';
+      this.fail(ABNORMAL_CLOSURE, `event stream lost${message}`, status);
+    };
   }
 
   send(frames: ClientFrame[]): void {
@@ -72,12 +87,12 @@ export class SseTransport implements Transport {
     return this.upstream.stop();
   }
 
-  private fail(code: number, reason: string): void {
+  private fail(code: number, reason: string, status?: number): void {
     if (!this.live) return;
     this.live = false;
     // The upstream keeps its queue: the client's abandon() collects the frames that never went.
     this.release();
-    this.context.handlers.closed(code, reason);
+    this.context.handlers.closed(code, reason, status);
   }
 
   private release(): void {

@@ -18,8 +18,13 @@ export interface TransportHandlers {
   frame(frame: ServerFrame): void;
   /** Something was heard from the server: a frame, a heartbeat, an empty poll. */
   activity(): void;
-  /** The connection ended; called at most once, and never after `close()` or `abandon()`. */
-  closed(code: number, reason: string): void;
+  /**
+   * The connection ended; called at most once, and never after `close()` or `abandon()`. `status` is the HTTP
+   * status of a request the server refused, where the transport can see it (long polling and `POST /send`
+   * always; WebSocket and SSE only with Node's `ws` and `eventsource`, browsers hide it): 401 and 403 refuse the
+   * credentials.
+   */
+  closed(code: number, reason: string, status?: number): void;
   /** Frames that certainly never reached the server (its session is gone): the client may send them again. */
   undelivered(frames: ClientFrame[]): void;
   /** Frames the server refused before handling them (HTTP 400 or 413 on `POST /send`). */
@@ -34,6 +39,10 @@ export interface TransportContext {
   requestTimeout: number;
   stallTimeout: number;
   withCredentials: boolean;
+  /** The token to send now (obtained for this connect attempt, or accepted by a refresh since), if any. */
+  token(): string | undefined;
+  /** Put the token in the SSE connect URL too (`access_token`). */
+  tokenInQuery: boolean;
   WebSocket?: WebSocketConstructor;
   EventSource?: EventSourceConstructor;
   http?: HttpClient;

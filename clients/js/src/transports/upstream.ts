@@ -22,9 +22,10 @@ export interface UpstreamEvents {
   rejected(frames: ClientFrame[], status: number): void;
   /**
    * The connection is over: `code` 1009 after a 413 (the server closed the session for a frame over its size
-   * limit), or lost (network, 5xx), in which case the batch may or may not have arrived.
+   * limit), or lost (network, 5xx, or 401/403 with `status`: the credentials no longer check out), in which case
+   * the batch may or may not have arrived.
    */
-  failed(code: number, reason: string): void;
+  failed(code: number, reason: string, status?: number): void;
 }
 
 export class HttpUpstream {
@@ -38,6 +39,7 @@ export class HttpUpstream {
     private readonly endpoints: Endpoints,
     private readonly timeout: number,
     private readonly events: UpstreamEvents,
+    private readonly token: () => string | undefined = () => undefined,
   ) {}
 
   /** Frames queue until the session is known (from `welcome`). */
@@ -95,7 +97,7 @@ export class HttpUpstream {
     const frames = batch.map((entry) => entry.frame);
     const body = `[${batch.map((entry) => entry.text).join(',')}]`;
     const url = this.endpoints.url('send', { session: this.session });
-    const request = this.http({ method: 'POST', url, body, timeout: this.timeout });
+    const request = this.http({ method: 'POST', url, body, timeout: this.timeout, token: this.token() });
     this.inFlight = request.response.then(
       (response) => {
         this.inFlight = null;
@@ -118,7 +120,8 @@ export class HttpUpstream {
           this.events.failed(MESSAGE_TOO_BIG, response.body || 'a frame is over the size limit');
         } else {
           this.stopped = true;
-          this.events.failed(ABNORMAL_CLOSURE, `POST /send answered ${response.status}`);
+          const reason = `POST /send answered ${response.status}${response.body ? `: ${response.body.slice(0, 200)}` : ''}`;
+          this.events.failed(ABNORMAL_CLOSURE, reason, response.status);
         }
       },
       (error: unknown) => {
@@ -136,7 +139,7 @@ export interface UpstreamOwner {
   /** Whether the transport still carries the session (events of an abandoned one are ignored). */
   live(): boolean;
   /** Ends the transport's connection. */
-  fail(code: number, reason: string): void;
+  fail(code: number, reason: string, status?: number): void;
 }
 
 /**
@@ -146,15 +149,21 @@ export interface UpstreamOwner {
 export function sessionUpstream(context: TransportContext, owner: UpstreamOwner, needs: string): HttpUpstream {
   const http = context.http;
   if (!http) throw new Error(`${needs} needs XMLHttpRequest or fetch`);
-  return new HttpUpstream(http, context.endpoints, context.requestTimeout, {
-    gone: (frames) => {
-      if (!owner.live()) return;
-      context.handlers.undelivered(frames);
-      owner.fail(ABNORMAL_CLOSURE, 'the server no longer has this session');
+  return new HttpUpstream(
+    http,
+    context.endpoints,
+    context.requestTimeout,
+    {
+      gone: (frames) => {
+        if (!owner.live()) return;
+        context.handlers.undelivered(frames);
+        owner.fail(ABNORMAL_CLOSURE, 'the server no longer has this session');
+      },
+      rejected: (frames, status) => {
+        if (owner.live()) context.handlers.rejected(frames, status);
+      },
+      failed: (code, reason, status) => owner.fail(code, reason, status),
     },
-    rejected: (frames, status) => {
-      if (owner.live()) context.handlers.rejected(frames, status);
-    },
-    failed: (code, reason) => owner.fail(code, reason),
-  });
+    context.token,
+  );
 }

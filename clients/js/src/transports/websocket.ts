@@ -13,11 +13,30 @@ import {
 const OPEN = 1;
 const noop = (): void => undefined;
 
-/** Node's `ws` also speaks EventEmitter, which shows pings (browsers hide them) and can drop a socket silently. */
+/** What Node's `ws` hands an 'unexpected-response' listener: the handshake's HTTP response. */
+interface NodeHandshakeResponse {
+  statusCode?: number;
+  setEncoding?(encoding: string): void;
+  on(event: 'data', listener: (chunk: string) => void): unknown;
+  on(event: 'end' | 'error' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * Node's `ws` also speaks EventEmitter, which shows pings (browsers hide them), the response to a refused
+ * handshake (browsers report a bare error), and can drop a socket silently.
+ */
 interface NodeStyleSocket {
   on(event: 'ping', listener: () => void): unknown;
+  on(event: 'unexpected-response', listener: (request: unknown, response: NodeHandshakeResponse) => void): unknown;
   terminate(): void;
 }
+
+/** The subprotocol this client speaks, offered with the token so that the server selects it (never the token). */
+const PROTOCOL = 'tidings.v1';
+/** The prefix of the subprotocol that carries a token, for browsers, which cannot set headers on a WebSocket. */
+const TOKEN_PROTOCOL_PREFIX = 'tidings.token.';
+/** The most of a refusal's body kept for its reason. */
+const MAX_REASON = 200;
 
 function isNodeStyle(socket: WebSocketLike): socket is WebSocketLike & NodeStyleSocket {
   const candidate = socket as Partial<NodeStyleSocket>;
@@ -38,13 +57,17 @@ export class WebSocketTransport implements Transport {
     const WebSocketClass = this.context.WebSocket;
     if (!WebSocketClass) throw new Error('no WebSocket in this environment');
     const url = this.context.endpoints.url('ws', { v: PROTOCOL_VERSION, session: params.session, ack: params.ack });
-    const socket = new WebSocketClass(url);
+    const token = this.context.token();
+    const socket =
+      token === undefined ? new WebSocketClass(url) : new WebSocketClass(url, [PROTOCOL, TOKEN_PROTOCOL_PREFIX + token]);
     this.socket = socket;
     if (isNodeStyle(socket)) {
       this.seesHeartbeats = true;
       socket.on('ping', () => {
         if (this.live) this.context.handlers.activity();
       });
+      // A refused handshake (401, 403, 429...): its status and reason, which browsers never show.
+      socket.on('unexpected-response', (_request, response) => this.refused(response));
     }
     socket.onmessage = (event) => {
       if (!this.live) return;
@@ -113,11 +136,28 @@ export class WebSocketTransport implements Transport {
     return { unsent: [], settled: Promise.resolve() };
   }
 
-  private fail(code: number, reason: string): void {
+  private fail(code: number, reason: string, status?: number): void {
     if (!this.live) return;
     this.live = false;
     this.drop();
-    this.context.handlers.closed(code, reason);
+    this.context.handlers.closed(code, reason, status);
+  }
+
+  /** Reads (the start of) a refused handshake's body for the reason, then ends the connection with its status. */
+  private refused(response: NodeHandshakeResponse): void {
+    const status = response.statusCode ?? 0;
+    let body = '';
+    const done = (): void => {
+      const reason = `handshake answered ${status}${body ? `: ${body.trim().slice(0, MAX_REASON)}` : ''}`;
+      this.fail(ABNORMAL_CLOSURE, reason, status);
+    };
+    response.setEncoding?.('utf8');
+    response.on('data', (chunk) => {
+      if (body.length < MAX_REASON) body += chunk;
+    });
+    response.on('end', done);
+    response.on('error', done);
+    response.on('close', done);
   }
 
   /**

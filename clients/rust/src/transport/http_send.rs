@@ -39,8 +39,7 @@ pub(super) async fn run(
         let body = format!("[{}]", batch.join(","));
         let url = opener.endpoint.send_url(&session.lock().expect("session cell lock"));
         let sent = opener
-            .http
-            .post(url)
+            .authorized(opener.http.post(url))
             // Any type is accepted; `text/plain` is what browsers send to skip a CORS preflight, and as good here.
             .header(reqwest::header::CONTENT_TYPE, "text/plain")
             .body(body)
@@ -55,7 +54,8 @@ pub(super) async fn run(
             Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Some(Some(CloseCode::MESSAGE_TOO_BIG))
             }
-            // 404 (the session is gone) or anything else: reconnect, which resumes or starts over as it can.
+            // 404 (the session is gone), 401 or 403 (the credentials no longer check out: the reconnect obtains a
+            // token afresh) or anything else: reconnect, which resumes or starts over as it can.
             Ok(response) => {
                 tracing::debug!(status = %response.status(), "the server refused frames sent over HTTP");
                 Some(None)

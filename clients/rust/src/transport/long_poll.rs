@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{http_send, refusal, Down, Opener, Peek, SessionCell, Up};
+use super::{http_send, refusal, refused, Down, Opener, Peek, SessionCell, Up};
 use crate::endpoint::Resume;
 use crate::error::Error;
 use crate::options::TransportKind;
@@ -30,8 +30,7 @@ pub(super) async fn open(
     let mut position = None;
     if let Some(resume) = resume {
         let probe = opener
-            .http
-            .post(opener.endpoint.send_url(&resume.session))
+            .authorized(opener.http.post(opener.endpoint.send_url(&resume.session)))
             .header(reqwest::header::CONTENT_TYPE, "text/plain")
             .body(json!([{ "type": "ack", "seq": resume.ack }]).to_string())
             .send()
@@ -61,7 +60,12 @@ async fn poll_loop(opener: Opener, resume: Option<Resume>, down: mpsc::Sender<Do
         // connection is taken for lost.
         let batch = match poll(&opener, url).await {
             Ok(batch) => batch,
-            Err(e) => {
+            Err(PollError::Refused(e)) => {
+                tracing::debug!(error = %e, "poll refused");
+                let _ = down.send(Down::Refused(e)).await;
+                return;
+            }
+            Err(PollError::Failed(e)) => {
                 tracing::debug!(error = %e, "poll failed");
                 let _ = down.send(Down::End(None)).await;
                 return;
@@ -107,13 +111,28 @@ async fn poll_loop(opener: Opener, resume: Option<Resume>, down: mpsc::Sender<Do
     }
 }
 
+/// Why a poll failed.
+enum PollError {
+    /// The server refused the credentials (401, 403).
+    Refused(Error),
+    /// Anything else: the connection is lost.
+    Failed(String),
+}
+
 /// One poll: its frames, or why it failed.
-async fn poll(opener: &Opener, url: url::Url) -> Result<Vec<Box<RawValue>>, String> {
-    let response = opener.http.get(url).timeout(opener.idle_timeout).send().await.map_err(|e| e.to_string())?;
+async fn poll(opener: &Opener, url: url::Url) -> Result<Vec<Box<RawValue>>, PollError> {
+    let failed = |e: reqwest::Error| PollError::Failed(e.to_string());
+    let request = opener.authorized(opener.http.get(url)).timeout(opener.idle_timeout);
+    let response = request.send().await.map_err(failed)?;
+    let status = response.status().as_u16();
     if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
+        let body = response.text().await.unwrap_or_default();
+        return Err(match refused(TransportKind::LongPoll, status, &body) {
+            refusal @ Error::Unauthorized { .. } => PollError::Refused(refusal),
+            other => PollError::Failed(other.to_string()),
+        });
     }
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let body = response.bytes().await.map_err(failed)?;
     // Kept as raw JSON: each frame is handed on as it came.
-    serde_json::from_slice(&body).map_err(|e| e.to_string())
+    serde_json::from_slice(&body).map_err(|e| PollError::Failed(e.to_string()))
 }

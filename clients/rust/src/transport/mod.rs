@@ -15,9 +15,11 @@ use tidings_protocol::{CloseCode, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::credentials::Credentials;
 use crate::endpoint::{Endpoint, Resume};
 use crate::error::Error;
 use crate::options::TransportKind;
+use crate::tls::Tls;
 
 /// How many received frames a link may hold before its reader waits for the driver (backpressure to the socket).
 const DOWN_CAPACITY: usize = 256;
@@ -30,6 +32,9 @@ pub(crate) enum Down {
     /// The connection ended: with the close code of a WebSocket close frame, or `None` when it was lost (1006).
     /// (The `close` frame of SSE and long polling arrives as a `Frame`.)
     End(Option<CloseCode>),
+    /// The connection ended because the server refused a request of it (a poll answered 401, say): before the
+    /// `welcome`, that is why the link did not open; after it, the connection is lost like with `End(None)`.
+    Refused(Error),
 }
 
 /// Something to send.
@@ -52,6 +57,19 @@ pub(crate) struct Opener {
     pub(crate) http: reqwest::Client,
     pub(crate) open_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) credentials: Arc<Credentials>,
+    pub(crate) tls: Tls,
+}
+
+impl Opener {
+    /// `request` with the current token, if there is one, as `Authorization: Bearer` (marked sensitive: never
+    /// logged by reqwest).
+    pub(crate) fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.credentials.current() {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
 }
 
 /// The `welcome` that opened a link.
@@ -99,13 +117,18 @@ impl Drop for Link {
     }
 }
 
-/// Opens `kind` and reads its `welcome`, within the open timeout.
+/// Opens `kind` and reads its `welcome`, within the open timeout (which includes obtaining a token from the
+/// callback, if the client has one).
 pub(crate) async fn open(
     kind: TransportKind,
     opener: &Opener,
     resume: Option<&Resume>,
 ) -> Result<(Link, Welcome), Error> {
     let opening = async {
+        opener.credentials.obtain().await.map_err(|e| match e {
+            Error::Unauthorized { .. } => e,
+            other => Error::Connect(format!("{kind}: the token callback failed: {other}")),
+        })?;
         let (down_tx, down) = mpsc::channel(DOWN_CAPACITY);
         let (up, up_rx) = mpsc::unbounded_channel();
         let session = SessionCell::default();
@@ -122,6 +145,7 @@ pub(crate) async fn open(
                 _ => return Err(Error::Connect(format!("{kind}: expected a welcome frame, got {text}"))),
             },
             Some(Down::End(code)) => return Err(Error::Closed(code)),
+            Some(Down::Refused(e)) => return Err(e),
             None => return Err(Error::Closed(None)),
         };
         welcome.session.clone_into(&mut link.session.lock().expect("session cell lock"));
@@ -144,9 +168,43 @@ pub(crate) struct Peek {
     pub(crate) resumed: bool,
 }
 
-/// Reads an HTTP error response's status and (short) body for an error message.
+/// Reads an HTTP error response's status and (short) body: [`Error::Unauthorized`] for 401 and 403, which
+/// refuse the credentials, [`Error::Connect`] for anything else.
 async fn refusal(kind: TransportKind, response: reqwest::Response) -> Error {
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    Error::Connect(format!("{kind}: {status} {}", body.chars().take(200).collect::<String>()))
+    refused(kind, status, &body)
+}
+
+/// The error for a connect request answered with `status` and `body`.
+pub(crate) fn refused(kind: TransportKind, status: u16, body: &str) -> Error {
+    let reason: String = body.trim().chars().take(200).collect();
+    if is_auth_refusal(status) {
+        return Error::Unauthorized { status, reason };
+    }
+    Error::Connect(format!("{kind}: {status} {reason}"))
+}
+
+/// 401 (no credentials, or ones that do not check out) and 403 (not allowed) refuse the credentials: retrying with
+/// the same ones fails again.
+pub(crate) fn is_auth_refusal(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_the_credentials_are_told_apart() {
+        let refusal = refused(TransportKind::Sse, 401, "token expired\n");
+        assert!(matches!(refusal, Error::Unauthorized { status: 401, ref reason } if reason == "token expired"));
+        assert!(matches!(refused(TransportKind::Sse, 403, "origin"), Error::Unauthorized { status: 403, .. }));
+        let limited = refused(TransportKind::LongPoll, 429, "too many connection attempts");
+        assert!(matches!(limited, Error::Connect(ref m) if m == "long polling: 429 too many connection attempts"));
+        let long = "x".repeat(1000);
+        assert!(
+            matches!(refused(TransportKind::WebSocket, 401, &long), Error::Unauthorized { reason, .. } if reason.len() == 200)
+        );
+    }
 }

@@ -23,8 +23,7 @@ pub(super) async fn open(
 ) -> Result<Vec<JoinHandle<()>>, Error> {
     let url = opener.endpoint.open_url(TransportKind::Sse, resume);
     let response = opener
-        .http
-        .get(url)
+        .authorized(opener.http.get(url))
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .send()
         .await

@@ -4,11 +4,13 @@ use futures_util::{SinkExt, StreamExt};
 use tidings_protocol::CloseCode;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{header, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{Down, Opener, Up};
+use super::{refused, Down, Opener, Up};
 use crate::endpoint::Resume;
 use crate::error::Error;
 use crate::options::TransportKind;
@@ -21,8 +23,21 @@ pub(super) async fn open(
     mut up: mpsc::UnboundedReceiver<Up>,
 ) -> Result<Vec<JoinHandle<()>>, Error> {
     let url = opener.endpoint.open_url(TransportKind::WebSocket, resume);
-    let (socket, _) =
-        tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| Error::Connect(format!("WebSocket: {e}")))?;
+    let mut request = url.as_str().into_client_request().map_err(|e| Error::Connect(format!("WebSocket: {e}")))?;
+    if let Some(token) = opener.credentials.current() {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::Connect("the token is not a valid HTTP header value".into()))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    let (socket, _) = opener.tls.connect_websocket(request).await.map_err(|e| match e {
+        // The handshake was answered with a plain HTTP response: a refusal (401, 403, 429...).
+        tungstenite::Error::Http(response) => {
+            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            refused(TransportKind::WebSocket, response.status().as_u16(), &body)
+        }
+        e => Error::Connect(format!("WebSocket: {e}")),
+    })?;
     let (mut sink, mut stream) = socket.split();
     let idle = opener.idle_timeout;
     let reader = tokio::spawn(async move {

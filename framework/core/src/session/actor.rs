@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use super::requests::SessionState;
 use crate::close::Close;
+use tidings_protocol::CloseCode;
 
 /// A frame from the client, as the transport received it.
 pub(crate) struct Inbound(pub(crate) Bytes);
@@ -23,6 +24,13 @@ pub(crate) struct End {
 }
 
 impl Message for End {
+    type Result = ();
+}
+
+/// The session's credentials changed expiry (or it just started): schedule the check.
+pub(crate) struct WatchExpiry;
+
+impl Message for WatchExpiry {
     type Result = ();
 }
 
@@ -46,11 +54,41 @@ pub(crate) struct Session {
     /// The pending end of the resume window, replaced at each lost connection (a long-poll session loses one per
     /// poll: its timers must not pile up).
     expiry: Option<actix::SpawnHandle>,
+    /// The pending check of the credentials' expiry.
+    credentials: Option<actix::SpawnHandle>,
 }
 
 impl Session {
     pub(crate) fn new(state: SessionState, span: tracing::Span) -> Self {
-        Session { state: Rc::new(state), span, expiry: None }
+        Session { state: Rc::new(state), span, expiry: None, credentials: None }
+    }
+}
+
+impl Session {
+    /// Closes the session with 4003 when its credentials expire, unless a refresh moves the expiry first.
+    fn watch_expiry(&mut self, ctx: &mut actix::Context<Self>) {
+        if let Some(previous) = self.credentials.take() {
+            ctx.cancel_future(previous);
+        }
+        let Some(at) = *self.state.me.expires_at.lock() else { return };
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        self.credentials = Some(ctx.run_later(left, |session, ctx| {
+            let expires_at = *session.state.me.expires_at.lock();
+            if expires_at.is_some_and(|at| at <= std::time::SystemTime::now()) {
+                tracing::info!(parent: &session.span, "credentials expired without a refresh; closing the session");
+                session.state.me.close(Close::new(CloseCode::CREDENTIALS_EXPIRED, "credentials expired"));
+            } else {
+                session.watch_expiry(ctx);
+            }
+        }));
+    }
+}
+
+impl Handler<WatchExpiry> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: WatchExpiry, ctx: &mut Self::Context) {
+        self.watch_expiry(ctx);
     }
 }
 
@@ -59,6 +97,7 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.state.hub.config().inbound_queue);
+        self.watch_expiry(ctx);
         tracing::debug!(parent: &self.span, "session started");
     }
 

@@ -24,7 +24,14 @@ use crate::identity::{Identity, SessionId};
 pub(crate) struct SessionRef {
     pub(crate) id: SessionId,
     pub(crate) identity: Identity,
+    /// The address the session was created from (for the per-address limit).
+    pub(crate) peer: Option<std::net::IpAddr>,
     pub(crate) outbox: Outbox,
+    /// When the session's credentials expire (moved by in-band refreshes).
+    pub(crate) expires_at: parking_lot::Mutex<Option<std::time::SystemTime>>,
+    /// The session's message-rate bucket.
+    bucket: parking_lot::Mutex<crate::limits::Bucket>,
+    rate: crate::limits::Rate,
     /// The session's actor, set once it has started.
     pub(crate) actor: OnceLock<actix::Addr<Session>>,
 }
@@ -38,13 +45,28 @@ pub(crate) enum Routed {
 }
 
 impl SessionRef {
-    pub(crate) fn new(identity: Identity, config: &crate::HubConfig) -> Arc<Self> {
+    pub(crate) fn new(identity: Identity, peer: Option<std::net::IpAddr>, config: &crate::HubConfig) -> Arc<Self> {
+        let rate = config.limits.messages_per_second.clone();
         Arc::new(SessionRef {
             id: SessionId::random(),
+            expires_at: parking_lot::Mutex::new(identity.expires_at),
             identity,
+            peer,
             outbox: Outbox::new(config.outbox_max_frames, config.outbox_max_bytes),
+            bucket: parking_lot::Mutex::new(crate::limits::Bucket::full(&rate)),
+            rate,
             actor: OnceLock::new(),
         })
+    }
+
+    /// Takes one of the session's message tokens: `Some(wait)` when the client is over its rate and its frame must
+    /// wait that long.
+    pub(crate) fn throttle(&self) -> Option<std::time::Duration> {
+        let wait = self.bucket.lock().take(&self.rate);
+        if let Some(wait) = wait {
+            tracing::debug!(session = %self.id, ?wait, "client over its message rate; throttled");
+        }
+        wait
     }
 
     /// Queues a frame body for this session; `cache` when the same body goes to other sessions too, and the

@@ -95,14 +95,41 @@ impl SessionState {
             Request::Message { topic, data } => self.message(topic, data).await,
             Request::Publish { topic, data } => self.publish(topic, data).await,
             Request::History { topic, since, limit } => self.history(topic, since, limit).await,
+            Request::Refresh { token } => self.refresh(token).await,
             Request::Ack { .. } | Request::Close => Ok(None),
         }
     }
 
     fn route(&self, topic: &str) -> Result<Arc<dyn ErasedHandler>, Refusal> {
+        // The identity's own topic patterns (a token's claim) come before any handler.
+        if !self.me.identity.allows_topic(topic) {
+            return Err(Refusal::forbidden(format!("your credentials do not allow topic {topic:?}")));
+        }
         self.hub.route(topic).ok_or_else(|| {
             Refusal::new(ErrorCode::UNKNOWN_TOPIC, format!("no handler is registered for topic {topic:?}"))
         })
+    }
+
+    /// Checks fresh credentials and moves the session's expiry to theirs.
+    async fn refresh(&self, token: &str) -> Outcome {
+        let identity = self.hub.authenticator().refresh(token).await.map_err(|refusal| {
+            tracing::info!(reason = %refusal.reason, "refused an in-band refresh");
+            Refusal::new(ErrorCode::UNAUTHORIZED, refusal.reason)
+        })?;
+        if identity.user != self.me.identity.user {
+            tracing::warn!("refused an in-band refresh for another user");
+            return Err(Refusal::new(ErrorCode::UNAUTHORIZED, "the credentials are another user's"));
+        }
+        *self.me.expires_at.lock() = identity.expires_at;
+        if let Some(actor) = self.me.actor.get() {
+            actor.do_send(super::actor::WatchExpiry);
+        }
+        let expires_at_ms = identity
+            .expires_at
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64);
+        tracing::debug!(?expires_at_ms, "credentials refreshed");
+        reply(&serde_json::json!({ "expires_at": expires_at_ms }))
     }
 
     fn context(&self, topic: &str) -> Context {
