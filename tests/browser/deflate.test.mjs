@@ -62,7 +62,7 @@ for (const mode of ['dedicated', 'shared']) {
       const frames = [];
       const next = () => new Promise((resolve) => { const wait = () => frames.length ? resolve(frames.shift()) : setTimeout(wait, 5); wait(); });
       ws.onmessage = (e) => frames.push(JSON.parse(e.data));
-      await new Promise((resolve) => { ws.onopen = resolve; });
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onclose = (e) => reject(new Error(`closed ${e.code}`)); });
       const welcome = await next();
       ws.send(JSON.stringify({ type: 'subscribe', id: 1, topic: 'echo:1' }));
       await next();

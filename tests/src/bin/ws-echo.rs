@@ -79,7 +79,12 @@ async fn main() -> std::io::Result<()> {
     // Measurements open thousands of connections from one address: no per-client limits here.
     let hub = Hub::builder()
         .authenticator(tidings::AllowAnonymous)
-        .config(tidings::HubConfig { limits: tidings::Limits::none(), ..Default::default() })
+        // Interop pages run from about:blank (Origin "null") and other ports: any origin may connect.
+        .config(tidings::HubConfig {
+            limits: tidings::Limits::none(),
+            allowed_origins: vec!["*".into()],
+            ..Default::default()
+        })
         .handler("echo:*", Echo)
         .build()
         .expect("valid pattern");
