@@ -1,15 +1,26 @@
 // The client: one session with a Tidings server, kept alive across connections and transports. It owns the
 // connection lifecycle (fallback, backoff, resume), exactly-once processing by `seq`, acknowledgements, requests
-// and their answers, and the subscriptions and rooms it restores on a new session.
+// and their answers, and the subscriptions and rooms it restores on a new session. The bookkeeping of pending
+// requests is in requests.ts, of acknowledgements in acks.ts; the public types are in client-types.ts.
 
+import { Acks } from './acks.js';
 import { Backoff } from './backoff.js';
 import type { Channel } from './channel.js';
 import { CloseCode, shouldReconnect } from './close-codes.js';
-import { resolveHostApi, type FetchLike } from './env.js';
+import type {
+  ClientEvents,
+  ClientState,
+  HistoryOptions,
+  HistoryPage,
+  RequestOptions,
+  StateChange,
+} from './client-types.js';
+import { resolveHostApi } from './env.js';
 import { ClientErrorCode, MAX_AUTH_REFUSALS, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { createHttpClient } from './http.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import { watchPageHide } from './page-hide.js';
 import {
   ProtocolViolation,
   toHistoryReply,
@@ -23,6 +34,7 @@ import {
   type ServerFrame,
   type WelcomeFrame,
 } from './protocol.js';
+import { Requests, type WithoutId } from './requests.js';
 import { Room, type JoinOptions } from './room.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import { LongPollTransport } from './transports/longpoll.js';
@@ -35,80 +47,6 @@ import {
 } from './transports/transport.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import { Endpoints } from './url.js';
-
-export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
-
-export type StateChange =
-  /** A transport is being tried. */
-  | { state: 'connecting'; transport: TransportName; attempt: number }
-  /** `welcome` arrived: `resumed` tells whether the previous session goes on. */
-  | { state: 'connected'; transport: TransportName; session: string; resumed: boolean }
-  /**
-   * Waiting `delay` ms before the next attempt. `status` (401 or 403) when the last attempt ended with the server
-   * refusing the credentials.
-   */
-  | { state: 'reconnecting'; attempt: number; delay: number; status?: number }
-  /** An open connection was lost; the client will reconnect. */
-  | { state: 'disconnected'; code: number; reason: string }
-  /**
-   * For good: `close()` was called, the server said to give up, or it refused the credentials
-   * {@link MAX_AUTH_REFUSALS} times in a row (code 1008, and the last refusal's HTTP `status`).
-   */
-  | { state: 'closed'; code: number; reason: string; status?: number };
-
-export interface ClientEvents {
-  state: StateChange;
-  connected: { transport: TransportName; session: string; resumed: boolean };
-  disconnected: { code: number; reason: string };
-  /** Closed for good; `status` when the server refused the credentials (see the `closed` state). */
-  closed: { code: number; reason: string; status?: number };
-  /** A new session began (the first one, or after the previous one could not be resumed). */
-  session: { session: string; previous: string | null };
-  /**
-   * A transport failed to open; the next one in the order is tried. `status` is the HTTP status of a refused
-   * connect request, where it can be seen (see `token` in the README).
-   */
-  transportFailed: { transport: TransportName; reason: string; status?: number };
-  /**
-   * An error that answers no request of this client: an error frame without an id, or (code `auth_refused`, with
-   * `status`) the server refusing the credentials of a connect attempt.
-   */
-  error: TidingsError;
-}
-
-export interface RequestOptions {
-  /** ms; defaults to the client's `requestTimeout`. */
-  timeout?: number;
-}
-
-export interface HistoryOptions extends RequestOptions {
-  /** Only publications after this position. */
-  since?: Position;
-  /** At most this many. */
-  limit?: number;
-}
-
-export interface HistoryPage<T = unknown> {
-  publications: Publication<T>[];
-  position: Position;
-  /** Publications after `since` are no longer retained, or `since` is from another epoch. */
-  gap: boolean;
-}
-
-type WithoutId<F> = F extends unknown ? Omit<F, 'id'> : never;
-
-interface PendingRequest {
-  frame: RequestFrame;
-  /** The session the frame was handed to a transport under; null while it waits in the buffer. */
-  sentOn: string | null;
-  timer: ReturnType<typeof setTimeout> | null;
-  /** Set for a subscription's or room's subscribe/join, which a new session sends again instead of failing. */
-  channel: Channel | null;
-  /** An unsubscribe/leave: a lost session did what it asked. */
-  closes: boolean;
-  onReply(data: unknown): void;
-  onError(error: TidingsError): void;
-}
 
 interface Connection {
   name: TransportName;
@@ -134,19 +72,14 @@ export class Client extends Emitter<ClientEvents> {
   private conn: Connection | null = null;
   private session: string | null = null;
   private readonly ownSessions = new Set<string>();
-  /** Highest seq processed in the current session. */
-  private processed = 0;
-  /** Highest seq the server was told about. */
-  private acked = 0;
-  private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly acks: Acks;
   private preferred: TransportName | null = null;
   private candidates: TransportName[] = [];
   private candidateIndex = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames waiting for a connection, in the order they must reach the session. */
   private buffer: ClientFrame[] = [];
-  private readonly requests = new Map<number, PendingRequest>();
-  private nextId = 1;
+  private readonly requests = new Requests((id) => this.removeFromBuffer(id));
   private readonly channels = new Map<string, Channel>();
   /** An abandoned connection's HTTP request still on the wire: later frames wait for it, to keep their order. */
   private barrier: Promise<void> | null = null;
@@ -161,6 +94,7 @@ export class Client extends Emitter<ClientEvents> {
     this.options = resolveOptions(options);
     this.token = typeof this.options.token === 'string' ? this.options.token : undefined;
     this.backoff = new Backoff(this.options.backoff);
+    this.acks = new Acks(this.options, () => this.conn);
     this.hostApis = {
       WebSocket: resolveHostApi(options.WebSocket, 'WebSocket'),
       EventSource: resolveHostApi(options.EventSource, 'EventSource'),
@@ -180,39 +114,13 @@ export class Client extends Emitter<ClientEvents> {
           'pass the WebSocket, EventSource, XMLHttpRequest or fetch implementation in the options',
       );
     }
-    if (this.options.closeOnPageHide) this.watchPageHide();
+    if (this.options.closeOnPageHide) {
+      watchPageHide(this.endpoints, this.options.withCredentials, {
+        sessionToEnd: () => (this.current === 'closed' ? null : this.session),
+        token: () => this.token,
+      });
+    }
     if (options.autoConnect !== false) this.connect();
-  }
-
-  /**
-   * Ends the session when the page goes away for good (see `closeOnPageHide`): with a beacon, or, when the client
-   * has a token (which a beacon cannot carry), a `keepalive` fetch with the Authorization header.
-   */
-  private watchPageHide(): void {
-    const page = globalThis as {
-      addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void;
-      navigator?: { sendBeacon?: (url: string, body: string) => boolean };
-      fetch?: FetchLike;
-    };
-    const beacon = page.navigator?.sendBeacon;
-    const fetchFn = page.fetch;
-    if (typeof page.addEventListener !== 'function') return;
-    if (typeof beacon !== 'function' && typeof fetchFn !== 'function') return;
-    page.addEventListener('pagehide', (event) => {
-      if (event.persisted || this.current === 'closed' || this.session === null) return;
-      const url = this.endpoints.url('send', { session: this.session });
-      const body = '[{"type":"close"}]';
-      const token = this.token;
-      if (token !== undefined && typeof fetchFn === 'function') {
-        // Like a beacon, a keepalive request outlives the page.
-        const headers = { 'Content-Type': 'text/plain;charset=UTF-8', Authorization: `Bearer ${token}` };
-        const credentials = this.options.withCredentials ? 'include' : 'same-origin';
-        fetchFn.call(page, url, { method: 'POST', body, headers, credentials, keepalive: true }).catch(() => undefined);
-      } else if (typeof beacon === 'function') {
-        // A beacon is a POST with a text/plain body, which /send takes; it is delivered even as the page unloads.
-        beacon.call(page.navigator, url, body);
-      }
-    });
   }
 
   /** The connection state. */
@@ -374,20 +282,21 @@ export class Client extends Emitter<ClientEvents> {
     channel.handleEnded(null);
     if (pendingId !== null && pending && pending.sentOn === null) {
       // The server never heard of it: forgetting the subscribe is all it takes.
-      this.requests.delete(pendingId);
+      this.requests.forget(pendingId);
       this.removeFromBuffer(pendingId);
       channel.pendingRequestId = null;
       return Promise.resolve();
     }
     const type = channel.kind === 'join' ? 'leave' : 'unsubscribe';
     return new Promise((resolve, reject) => {
-      this.send({ type, topic: channel.topic }, this.options.requestTimeout, {
+      const frame = this.requests.add({ type, topic: channel.topic }, this.options.requestTimeout, {
         closes: true,
         onReply: () => resolve(),
         // Not subscribed (any more) is what was asked for: a new session, for instance, never was.
         onError: (error) =>
           error.code === 'not_subscribed' || error.code === 'not_joined' ? resolve() : reject(error),
       });
+      this.enqueue(frame);
     });
   }
 
@@ -410,57 +319,16 @@ export class Client extends Emitter<ClientEvents> {
       } catch (error) {
         return reject(error);
       }
-      this.send(frame, timeout ?? this.options.requestTimeout, { closes: false, onReply: resolve, onError: reject });
+      const handlers = { closes: false, onReply: resolve, onError: reject };
+      this.enqueue(this.requests.add(frame, timeout ?? this.options.requestTimeout, handlers));
     });
-  }
-
-  private send(
-    frame: WithoutId<RequestFrame>,
-    timeout: number,
-    handlers: Pick<PendingRequest, 'closes' | 'onReply' | 'onError'>,
-  ): void {
-    const id = this.nextId++;
-    const full = { ...frame, id } as RequestFrame;
-    const request: PendingRequest = { frame: full, sentOn: null, timer: null, channel: null, ...handlers };
-    request.timer = setTimeout(() => this.expire(id), timeout);
-    this.requests.set(id, request);
-    this.enqueue(full);
-  }
-
-  private expire(id: number): void {
-    const request = this.requests.get(id);
-    if (!request) return;
-    this.requests.delete(id);
-    const unsent = request.sentOn === null;
-    // A request that never left is withdrawn, so that the failure the caller sees is the whole truth.
-    if (unsent) this.removeFromBuffer(id);
-    const frame = request.frame;
-    const what = 'topic' in frame ? `${frame.type} ${frame.topic}` : frame.type;
-    request.onError(
-      new TidingsError(
-        ClientErrorCode.Timeout,
-        unsent
-          ? `${what}: not sent, no connection in time`
-          : `${what}: no answer in time; it may or may not have been carried out`,
-      ),
-    );
   }
 
   /** A subscription's or room's subscribe/join, answered into the channel itself. */
   private channelRequest(channel: Channel): ClientFrame {
-    const id = this.nextId++;
-    const frame = channel.openFrame(id);
-    channel.pendingRequestId = id;
     const active = (): boolean => this.channels.get(channel.topic) === channel;
-    this.requests.set(id, {
-      frame,
-      sentOn: null,
-      // No timeout: the server answers every request of a live session, and a lost session sends it again.
-      timer: null,
-      channel,
-      closes: false,
+    return this.requests.addChannel(channel, {
       onReply: (data) => {
-        if (channel.pendingRequestId === id) channel.pendingRequestId = null;
         if (!active()) return;
         try {
           channel.handleOpened(data);
@@ -471,13 +339,11 @@ export class Client extends Emitter<ClientEvents> {
         }
       },
       onError: (error) => {
-        if (channel.pendingRequestId === id) channel.pendingRequestId = null;
         if (!active()) return;
         this.channels.delete(channel.topic);
         channel.handleRefused(error);
       },
     });
-    return frame;
   }
 
   private assertUsable(): void {
@@ -510,12 +376,7 @@ export class Client extends Emitter<ClientEvents> {
     if (!conn || !conn.ready || this.buffer.length === 0) return;
     const frames = this.buffer;
     this.buffer = [];
-    for (const frame of frames) {
-      if ('id' in frame && frame.id !== undefined) {
-        const request = this.requests.get(frame.id);
-        if (request) request.sentOn = this.session;
-      }
-    }
+    this.requests.sent(frames, this.session);
     conn.transport.send(frames);
   }
 
@@ -527,9 +388,7 @@ export class Client extends Emitter<ClientEvents> {
   private requeue(frames: ClientFrame[]): void {
     const keep = frames.filter((frame) => {
       if (!('id' in frame) || frame.id === undefined) return frame.type !== 'ack';
-      const request = this.requests.get(frame.id);
-      if (request) request.sentOn = null;
-      return request !== undefined;
+      return this.requests.unsent(frame.id);
     });
     if (keep.length > 0) this.buffer = keep.concat(this.buffer);
   }
@@ -560,7 +419,7 @@ export class Client extends Emitter<ClientEvents> {
   private open(name: TransportName): boolean {
     const context: TransportContext = {
       endpoints: this.endpoints,
-      processed: () => this.processed,
+      processed: () => this.acks.processed,
       requestTimeout: this.options.requestTimeout,
       stallTimeout: this.options.stallTimeout,
       withCredentials: this.options.withCredentials,
@@ -574,7 +433,7 @@ export class Client extends Emitter<ClientEvents> {
         },
         closed: (code, reason, status) => this.connectionEnded(conn, code, reason, status),
         undelivered: (frames) => this.requeue(frames),
-        rejected: (frames, status) => this.onRejected(frames, status),
+        rejected: (frames, status) => this.requests.rejected(frames, status),
       },
     };
     let transport: Transport;
@@ -634,7 +493,7 @@ export class Client extends Emitter<ClientEvents> {
   private startTransport(conn: Connection): void {
     try {
       const resuming = this.session !== null;
-      conn.transport.open(resuming ? { session: this.session ?? undefined, ack: this.processed } : {});
+      conn.transport.open(resuming ? { session: this.session ?? undefined, ack: this.acks.processed } : {});
     } catch (error) {
       // connectionEnded moves on to the next candidate.
       this.connectionEnded(conn, ABNORMAL_CLOSURE, String(error));
@@ -679,8 +538,7 @@ export class Client extends Emitter<ClientEvents> {
     if (conn !== this.conn) return;
     this.conn = null;
     this.clearConnectionTimers(conn);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = null;
+    this.acks.cancel();
     const { unsent, settled } = conn.transport.abandon();
     this.holdUntil(settled);
     this.requeue(unsent);
@@ -737,27 +595,27 @@ export class Client extends Emitter<ClientEvents> {
     if (!conn.opened) return this.connectionEnded(conn, 1002, `${frame.type} frame before welcome`);
     if (frame.type === 'close') return; // transports report close frames as the end of the connection
     // A resumed connection replays from our ack; anything at or below what we processed was handled already.
-    if (frame.seq <= this.processed) return;
-    if (frame.seq !== this.processed + 1) {
-      const message = `frame ${frame.seq} arrived after ${this.processed}: reconnecting to resume from the gap`;
+    if (frame.seq <= this.acks.processed) return;
+    if (frame.seq !== this.acks.processed + 1) {
+      const message = `frame ${frame.seq} arrived after ${this.acks.processed}: reconnecting to resume from the gap`;
       this.emit('error', new TidingsError(ClientErrorCode.BadResponse, message));
       return this.connectionEnded(conn, ABNORMAL_CLOSURE, message);
     }
-    this.processed = frame.seq;
+    this.acks.advance(frame.seq);
     this.dispatch(frame);
-    this.scheduleAck();
+    this.acks.schedule();
   }
 
   private dispatch(frame: SequencedFrame): void {
     switch (frame.type) {
       case 'reply': {
-        const request = this.takeRequest(frame.id);
+        const request = this.requests.take(frame.id);
         request?.onReply(frame.data);
         return;
       }
       case 'error': {
         const error = new TidingsError(frame.code, frame.message);
-        const request = frame.id === undefined ? undefined : this.takeRequest(frame.id);
+        const request = frame.id === undefined ? undefined : this.requests.take(frame.id);
         if (request) request.onError(error);
         // An answer to a request that timed out already is of no use to anyone.
         else if (frame.id === undefined) this.emit('error', error);
@@ -783,14 +641,6 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  private takeRequest(id: number): PendingRequest | undefined {
-    const request = this.requests.get(id);
-    if (!request) return undefined;
-    this.requests.delete(id);
-    if (request.timer) clearTimeout(request.timer);
-    return request;
-  }
-
   private onWelcome(conn: Connection, welcome: WelcomeFrame): void {
     const first = !conn.opened;
     if (conn.openTimer) clearTimeout(conn.openTimer);
@@ -799,13 +649,11 @@ export class Client extends Emitter<ClientEvents> {
     const resumed = welcome.resumed && this.session !== null && welcome.session === this.session;
     const previous = this.session;
     if (resumed) {
-      // The connect request acknowledged everything processed.
-      this.acked = this.processed;
+      this.acks.resumed();
     } else {
       this.session = welcome.session;
       this.ownSessions.add(welcome.session);
-      this.processed = 0;
-      this.acked = 0;
+      this.acks.newSession();
       if (previous !== null) this.sessionLost();
     }
     if (first) {
@@ -833,23 +681,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The server did not resume the session: what was in flight on it is gone. */
   private sessionLost(): void {
-    const lost = new TidingsError(
-      ClientErrorCode.SessionLost,
-      'the session ended before the server answered; the request may or may not have been carried out',
-    );
-    for (const [id, request] of Array.from(this.requests)) {
-      if (request.sentOn === null) continue; // still buffered: it goes out on the new session
-      this.requests.delete(id);
-      if (request.timer) clearTimeout(request.timer);
-      if (request.channel) {
-        // Sent again by restoreChannels.
-        if (request.channel.pendingRequestId === id) request.channel.pendingRequestId = null;
-      } else if (request.closes) {
-        request.onReply(undefined);
-      } else {
-        request.onError(lost);
-      }
-    }
+    this.requests.sessionLost();
     for (const channel of this.channels.values()) channel.handleSessionLost();
   }
 
@@ -862,37 +694,6 @@ export class Client extends Emitter<ClientEvents> {
       frames.push(this.channelRequest(channel));
     }
     this.buffer = frames.concat(this.buffer);
-  }
-
-  private onRejected(frames: ClientFrame[], status: number): void {
-    for (const frame of frames) {
-      if (!('id' in frame) || frame.id === undefined) continue;
-      const request = this.takeRequest(frame.id);
-      request?.onError(
-        new TidingsError(
-          ClientErrorCode.Rejected,
-          status === 413 ? 'a frame is over the server\'s size limit' : `the server refused the frame (HTTP ${status})`,
-        ),
-      );
-    }
-  }
-
-  // ---- acknowledgements ----
-
-  private scheduleAck(): void {
-    const conn = this.conn;
-    if (!conn || conn.transport.acksImplicitly) return;
-    if (this.processed - this.acked >= this.options.ackEvery) this.sendAck();
-    else if (this.ackTimer === null) this.ackTimer = setTimeout(() => this.sendAck(), this.options.ackInterval);
-  }
-
-  private sendAck(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    const conn = this.conn;
-    if (!conn || !conn.opened || this.processed <= this.acked) return;
-    conn.transport.sendAck(this.processed);
-    this.acked = this.processed;
   }
 
   // ---- state ----
@@ -925,20 +726,15 @@ export class Client extends Emitter<ClientEvents> {
   private terminate(code: number, reason: string, byClient: boolean, status?: number): void {
     if (this.current === 'closed') return;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.reconnectTimer = this.ackTimer = null;
+    this.reconnectTimer = null;
+    this.acks.cancel();
     this.current = 'closed';
     const error =
       status !== undefined
         ? new TidingsError(ClientErrorCode.Closed, `the client closed: ${reason}`, code, status)
         : this.closedError(byClient ? 'the client was closed' : `the server closed the connection: ${code} ${reason}`, code);
-    const requests = Array.from(this.requests.values());
-    this.requests.clear();
     this.buffer = [];
-    for (const request of requests) {
-      if (request.timer) clearTimeout(request.timer);
-      if (!request.channel) request.onError(error);
-    }
+    this.requests.failAll(error);
     const channels = Array.from(this.channels.values());
     this.channels.clear();
     // Closing on purpose ends iterators quietly; the server giving up is an error they throw.

@@ -8,7 +8,7 @@ export type {
   HistoryPage,
   RequestOptions,
   StateChange,
-} from './client.js';
+} from './client-types.js';
 export type { ClientOptions } from './options.js';
 export type { BackoffOptions } from './backoff.js';
 export { Subscription } from './subscription.js';
