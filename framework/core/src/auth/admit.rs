@@ -8,10 +8,10 @@ use crate::identity::Identity;
 
 impl Hub {
     /// Runs the checks every transport makes before it upgrades or starts a stream, in order: the page's origin
-    /// (403), the address's connect rate (429; not for a request that names a live session), the authenticator
-    /// (401/403), and, unless `resume` names a live session of the same user, the per-address and per-user session
-    /// limits (429). Returns the identity to
-    /// connect with. Each refusal is logged.
+    /// (403), the address's connect rate (429; not for a request that continues a live session created from the
+    /// same address, as every long poll does), the authenticator (401/403), and, unless `resume` names a live
+    /// session of the same user, the per-address and per-user session limits (429). Returns the identity to connect
+    /// with. Each refusal is logged.
     pub async fn admit(&self, request: &ConnectRequest, resume: Option<&ResumeFrom>) -> Result<Identity, AuthRefusal> {
         let peer = request.peer();
         let transport = request.transport();
@@ -30,7 +30,10 @@ impl Hub {
         // Continuing a live session (every long poll does) is not a new connection for the connect rate; whether
         // the requester may continue it is decided below and by the resume itself.
         let live = resume.and_then(|r| self.session_ref(&r.session));
-        if let (Some(ip), None) = (peer, &live) {
+        // Only a session created from the same address is exempt: naming someone else's live session id must not
+        // lift the rate (the request would start a new session of its own).
+        let continuing = live.as_ref().is_some_and(|session| session.peer == peer);
+        if let (Some(ip), false) = (peer, continuing) {
             if !self.counters().may_connect(ip, &limits.connects_per_ip) {
                 return Err(refused(AuthRefusal { status: 429, reason: "too many connection attempts".into() }));
             }
