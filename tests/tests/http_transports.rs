@@ -200,3 +200,23 @@ async fn a_long_poll_client_gets_what_was_queued_before_a_shutdown_then_the_clos
     assert_eq!((batch[1]["type"].as_str(), batch[1]["code"].as_u64()), (Some("close"), Some(1001)), "{batch}");
     assert_eq!(shutdown.await.unwrap(), 0, "every session ended");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_arriving_after_its_client_closed_the_session_gets_the_close_not_a_new_session() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let session = new_poll_session(&server).await;
+    assert_eq!(post(&server, &session, json!({"type":"close"})).await, 204);
+    sessions_reach(&server, 0, Duration::from_secs(5)).await;
+    // A poll the client sent just before closing (and then gave up on) arrives late.
+    let late = poll(&server, &format!("session={session}&ack=0")).await;
+    assert_eq!(late, json!([{"type":"close","code":1000,"reason":"the session was closed by its client"}]));
+    assert_eq!(server.hub.session_count(), 0);
+    // So does an SSE reconnect naming it.
+    let mut stream = EventStream::open(server.addr, &format!("/realtime/sse?session={session}&ack=0"), &[]).await;
+    let close: Value = serde_json::from_str(&stream.next().await.data).unwrap();
+    assert_eq!((close["type"].as_str(), close["code"].as_u64()), (Some("close"), Some(1000)), "{close}");
+    assert_eq!(server.hub.session_count(), 0);
+    // Naming a session the hub does not know for another reason (expired, or never existed) starts a new one.
+    let fresh = poll(&server, "session=0123456789abcdef0123456789abcdef&ack=0").await;
+    assert_eq!((fresh[0]["type"].as_str(), fresh[0]["resumed"].as_bool()), (Some("welcome"), Some(false)), "{fresh}");
+}

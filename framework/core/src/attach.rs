@@ -89,6 +89,10 @@ pub enum AttachError {
     /// The hub is shutting down and takes no connections.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The connection names a session its client closed: a request sent before the close, arriving after it. The
+    /// transport answers with [`Close::closed_by_client`] rather than starting a session no one would use.
+    #[error("the client closed this session")]
+    ClosedByClient,
 }
 
 /// One connection's hold on a session: it reads the session's frames until it ends, is superseded by a newer
@@ -240,6 +244,10 @@ impl Hub {
         if let Some(resume) = &connect.resume {
             if let Some(attachment) = self.try_resume(resume, &connect.identity) {
                 return Ok(attachment);
+            }
+            if self.was_closed_by_client(&resume.session) {
+                tracing::debug!(session = resume.session, "a late request for a session its client closed");
+                return Err(AttachError::ClosedByClient);
             }
         }
         if self.is_shutting_down() {

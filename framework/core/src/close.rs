@@ -31,6 +31,11 @@ impl Close {
         Close::new(CloseCode::NORMAL, "")
     }
 
+    /// A late request named a session its client had closed.
+    pub fn closed_by_client() -> Self {
+        Close::new(CloseCode::NORMAL, "the session was closed by its client")
+    }
+
     /// The server is shutting down; reconnect elsewhere or later.
     pub fn going_away() -> Self {
         Close::new(CloseCode::GOING_AWAY, "server shutting down")

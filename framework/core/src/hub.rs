@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use crate::auth::{Authenticator, NotConfigured, SharedAuthenticator};
 use crate::broker::{Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker};
 use crate::close::Close;
+use crate::closed::ClosedSessions;
 use crate::config::HubConfig;
 use crate::handler::{ErasedHandler, Handler};
 use crate::identity::SessionId;
@@ -51,6 +52,7 @@ struct HubInner {
     counters: Counters,
     shutting_down: AtomicBool,
     session_ended: Notify,
+    closed: ClosedSessions,
 }
 
 /// Why a publication failed.
@@ -200,6 +202,16 @@ impl Hub {
         self.inner.sessions.get(id).map(|s| s.value().clone())
     }
 
+    /// The client of `session` closed it: a late request naming it gets a close, not a new session.
+    pub(crate) fn closed_by_client(&self, session: &SessionId) {
+        self.inner.closed.insert(session);
+    }
+
+    /// Whether the client of session `id` closed it (recently: see `ClosedSessions`).
+    pub(crate) fn was_closed_by_client(&self, id: &str) -> bool {
+        self.inner.closed.contains(id)
+    }
+
     pub(crate) fn unregister(&self, session: &SessionId) {
         if let Some((_, session)) = self.inner.sessions.remove(session) {
             self.inner.counters.remove(session.peer, session.identity.user.as_deref());
@@ -316,6 +328,7 @@ impl HubBuilder {
         }
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::default()));
         let inner = Arc::new(HubInner {
+            closed: ClosedSessions::new(self.config.resume_window),
             config: self.config,
             router,
             broker: broker.clone(),

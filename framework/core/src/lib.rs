@@ -20,6 +20,7 @@ mod attach;
 mod auth;
 pub mod broker;
 mod close;
+mod closed;
 mod config;
 mod handler;
 mod hub;

@@ -121,8 +121,11 @@ impl Hub {
     pub async fn serve<T: Transport>(&self, mut transport: T, connect: Connect) -> Option<Close> {
         let attachment = match self.attach(connect) {
             Ok(attachment) => attachment,
-            Err(AttachError::ShuttingDown) => {
-                let close = Close::going_away();
+            Err(refused) => {
+                let close = match refused {
+                    AttachError::ShuttingDown => Close::going_away(),
+                    AttachError::ClosedByClient => Close::closed_by_client(),
+                };
                 transport.close(close.clone()).await;
                 return Some(close);
             }

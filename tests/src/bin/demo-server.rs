@@ -68,6 +68,11 @@ struct Topic {
 
 #[expect(clippy::print_stdout, reason = "the address is this program's output, for the test that started it")]
 fn main() -> std::io::Result<()> {
+    // Logs go to stderr: stdout carries the listening address, which the tests read.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
     let mut config = HubConfig::default();
     let mut addr = "127.0.0.1:0".to_owned();
     let (mut secret, mut query_tokens) = (None, false);

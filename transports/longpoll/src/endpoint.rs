@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use tidings_core::protocol::encode;
-use tidings_core::{Connect, EncodedFrame, Hub, Next};
+use tidings_core::{AttachError, Close, Connect, EncodedFrame, Hub, Next};
 use tidings_http::{admit, Cors, NO_STORE};
 use tracing::Instrument;
 
@@ -55,7 +55,15 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
 }
 
 async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
-    let attachment = endpoint.hub.attach(connect).ok()?;
+    let attachment = match endpoint.hub.attach(connect) {
+        Ok(attachment) => attachment,
+        // A poll the client sent before it closed the session: it no longer listens, the close ends the exchange.
+        Err(AttachError::ClosedByClient) => {
+            let close = Close::closed_by_client();
+            return Some(Answer::Frames(vec![encode::close(close.code.0, &close.reason)]));
+        }
+        Err(AttachError::ShuttingDown) => return None,
+    };
     tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
     if attachment.resumed_from().is_none() {
         // A new session: its welcome is the whole answer; the next poll collects what follows.

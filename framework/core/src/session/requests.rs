@@ -51,6 +51,7 @@ impl SessionState {
             Ok((_, Request::Ack { seq })) => return self.me.outbox.ack(seq),
             Ok((_, Request::Close)) => {
                 tracing::info!("the client ended the session");
+                self.hub.closed_by_client(&self.me.id);
                 return self.me.close(Close::normal());
             }
             Ok(ok) => ok,
