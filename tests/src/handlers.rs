@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tidings::{async_trait, AllowAnonymous, Authenticator, Context, Handler, Hub, HubConfig, Joined, Payload, Refusal};
+use tidings::{
+    async_trait, AllowAnonymous, Authenticator, Context, Handler, Hub, HubBuilder, HubConfig, Joined, Payload, Refusal,
+};
 
 /// `news:*`: anyone may subscribe; only the server publishes.
 pub struct News;
@@ -88,14 +90,16 @@ pub fn demo_hub(config: HubConfig) -> Hub {
 
 /// A hub with all of the above, behind `authenticator`.
 pub fn demo_hub_with(config: HubConfig, authenticator: impl Authenticator) -> Hub {
+    demo_builder(config).authenticator(authenticator).build().expect("valid patterns")
+}
+
+/// The handlers above, for a hub still to be given its authenticator, broker and presence.
+pub fn demo_builder(config: HubConfig) -> HubBuilder {
     Hub::builder()
-        .authenticator(authenticator)
         .handler("news:*", News)
         .handler("open:*", Open)
         .handler("secret:*", Secret)
         .handler("calc", Calc)
         .handler("room:*", Room)
         .config(config)
-        .build()
-        .expect("valid patterns")
 }

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod handlers;
 pub mod http;
+pub mod proxy;
 mod raw;
+pub mod redis;
 mod server;
 mod transports;
 

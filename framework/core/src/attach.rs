@@ -130,6 +130,14 @@ impl Attachment {
         self.session.outbox.next(self.generation, out, max).await
     }
 
+    /// Records, for the other nodes, that the session lives on this one (see [`Hub::locate_session`]): call it
+    /// before telling a client about a new session. Failures are logged: the session still works on this node.
+    pub async fn announce(&self) {
+        if let Err(e) = self.hub.broker().register_session(self.session.id.as_str()).await {
+            tracing::warn!(session = %self.session.id, error = %e, "could not record where the session lives");
+        }
+    }
+
     /// A handle to pass the client's frames to the session.
     pub fn handle(&self) -> SessionHandle {
         SessionHandle(self.session.clone())
@@ -261,6 +269,12 @@ impl Hub {
         let _ = me.actor.set(actor);
         let generation = me.outbox.generation();
         Ok(Attachment { hub: self.clone(), session: me, generation, resumed_from: None, finished: false })
+    }
+
+    /// Continues the session `connect` names when this node has it and it can continue where the client is;
+    /// never starts a new one (for requests forwarded from other nodes, see [`Hub::forward`]).
+    pub fn resume(&self, connect: &Connect) -> Option<Attachment> {
+        connect.resume.as_ref().and_then(|resume| self.try_resume(resume, &connect.identity))
     }
 
     fn try_resume(&self, resume: &ResumeFrom, identity: &Identity) -> Option<Attachment> {

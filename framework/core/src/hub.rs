@@ -4,16 +4,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tidings_protocol::{encode, Member, StreamPosition};
+use tidings_protocol::{encode, CloseCode, Member, StreamPosition};
 use tokio::sync::Notify;
 
 use crate::auth::{Authenticator, NotConfigured, SharedAuthenticator};
-use crate::broker::{Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker};
+use crate::broker::{Broker, BrokerError, BrokerSink, Delivery, ForwardFuture, HistoryPage, MemoryBroker};
 use crate::close::Close;
 use crate::closed::ClosedSessions;
+use crate::cluster::ForwardService;
 use crate::config::HubConfig;
 use crate::handler::{ErasedHandler, Handler};
 use crate::identity::SessionId;
@@ -38,10 +40,10 @@ use crate::subscribers::Subscribers;
 /// ```
 #[derive(Clone)]
 pub struct Hub {
-    inner: Arc<HubInner>,
+    pub(crate) inner: Arc<HubInner>,
 }
 
-struct HubInner {
+pub(crate) struct HubInner {
     config: HubConfig,
     router: Router,
     broker: Arc<dyn Broker>,
@@ -53,6 +55,11 @@ struct HubInner {
     shutting_down: AtomicBool,
     session_ended: Notify,
     closed: ClosedSessions,
+    pub(crate) forward_services: DashMap<&'static str, Arc<dyn ForwardService>>,
+    /// Per topic: whether the broker was asked for its deliveries. Changes are made one at a time per topic (the
+    /// lock), so that a subscribe and an unsubscribe racing on the same topic reach the broker in the order that
+    /// leaves it matching the subscriber set.
+    interest: DashMap<Arc<str>, Arc<tokio::sync::Mutex<bool>>>,
 }
 
 /// Why a publication failed.
@@ -220,22 +227,44 @@ impl Hub {
     }
 
     /// Makes `session` a local subscriber of `topic`, asking the broker for the topic if it is new on this node.
+    /// Returns once the broker delivers the topic here.
     pub(crate) async fn add_subscriber(&self, topic: &str, session: &Arc<SessionRef>) -> Result<(), BrokerError> {
-        if self.inner.subscribers.add(topic, session) {
-            if let Err(e) = self.inner.broker.subscribe(topic).await {
-                self.inner.subscribers.remove(topic, &session.id);
-                return Err(e);
-            }
+        self.inner.subscribers.add(topic, session);
+        if let Err(e) = self.sync_interest(topic).await {
+            self.inner.subscribers.remove(topic, &session.id);
+            // Leaves the broker subscribed only if others still want the topic.
+            let _ = self.sync_interest(topic).await;
+            return Err(e);
         }
         Ok(())
     }
 
     pub(crate) async fn remove_subscriber(&self, topic: &str, session: &SessionId) {
         if self.inner.subscribers.remove(topic, session) {
-            if let Err(e) = self.inner.broker.unsubscribe(topic).await {
+            if let Err(e) = self.sync_interest(topic).await {
                 tracing::warn!(topic, error = %e, "broker unsubscribe failed");
             }
         }
+    }
+
+    /// Tells the broker whether this node wants `topic`, from the subscriber set as it is once the topic's lock is
+    /// held: whatever order racing subscribes and unsubscribes take, the last word matches the set.
+    async fn sync_interest(&self, topic: &str) -> Result<(), BrokerError> {
+        let lock = self.inner.interest.entry(topic.into()).or_default().clone();
+        let mut subscribed = lock.lock().await;
+        let wanted = self.inner.subscribers.count(topic) > 0;
+        if wanted && !*subscribed {
+            self.inner.broker.subscribe(topic).await?;
+            *subscribed = true;
+        } else if !wanted && *subscribed {
+            *subscribed = false;
+            self.inner.broker.unsubscribe(topic).await?;
+        }
+        if !*subscribed {
+            // Nothing to remember; a later subscriber creates the entry again.
+            self.inner.interest.remove_if(topic, |_, entry| Arc::ptr_eq(entry, &lock));
+        }
+        Ok(())
     }
 }
 
@@ -254,7 +283,25 @@ impl BrokerSink for HubSink {
             Delivery::Event { topic, body, exclude } => {
                 hub.subscribers.deliver(&topic, exclude.as_ref(), None, || body);
             }
+            Delivery::Reset { topic, reason } => {
+                let sessions = hub.subscribers.sessions(&topic);
+                tracing::warn!(%topic, reason, sessions = sessions.len(), "topic continuity lost; closing its subscribers");
+                for session in sessions {
+                    session.close(Close::new(CloseCode::INSUFFICIENT_STATE, reason.clone()));
+                }
+            }
         }
+    }
+
+    fn forwarded(&self, service: &str, body: Bytes) -> ForwardFuture {
+        let Some(hub) = self.0.upgrade() else {
+            return Box::pin(async { Err("this node is shutting down".to_owned()) });
+        };
+        let Some(handler) = hub.forward_services.get(service).map(|s| s.value().clone()) else {
+            let service = service.to_owned();
+            return Box::pin(async move { Err(format!("no forwarded service {service:?} on this node")) });
+        };
+        handler.call(Hub { inner: hub }, body)
     }
 }
 
@@ -329,6 +376,8 @@ impl HubBuilder {
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::default()));
         let inner = Arc::new(HubInner {
             closed: ClosedSessions::new(self.config.resume_window),
+            forward_services: DashMap::new(),
+            interest: DashMap::new(),
             config: self.config,
             router,
             broker: broker.clone(),

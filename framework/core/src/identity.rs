@@ -69,9 +69,8 @@ impl SessionId {
         SessionId(format!("{bits:032x}").into())
     }
 
-    /// An id as a client reported it.
-    #[cfg(any(test, feature = "testkit"))]
-    pub(crate) fn from_wire(id: String) -> Self {
+    /// An id as a client or another node reported it (it names a session; it does not make one).
+    pub fn from_wire(id: impl Into<Arc<str>>) -> Self {
         SessionId(id.into())
     }
 

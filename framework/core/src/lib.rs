@@ -21,6 +21,7 @@ mod auth;
 pub mod broker;
 mod close;
 mod closed;
+mod cluster;
 mod config;
 mod handler;
 mod hub;
@@ -38,9 +39,11 @@ pub use async_trait::async_trait;
 pub use attach::{AttachError, Attachment, Connect, ResumeFrom, SessionGone, SessionHandle};
 pub use auth::{authenticate_with, AllowAnonymous, AuthRefusal, Authenticator, ConnectRequest};
 pub use broker::{
-    Broker, BrokerError, BrokerSink, Delivery, HistoryPage, MemoryBroker, MemoryBrokerConfig, Publication,
+    read_window as broker_read_window, Broker, BrokerError, BrokerSink, Delivery, ForwardFuture, HistoryPage,
+    MemoryBroker, MemoryBrokerConfig, Publication,
 };
 pub use close::Close;
+pub use cluster::ForwardService;
 pub use config::HubConfig;
 pub use handler::{Context, Handler, Joined, Payload, Refusal};
 pub use hub::{Hub, HubBuilder, PublishError};

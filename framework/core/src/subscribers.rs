@@ -58,6 +58,11 @@ impl Subscribers {
         delivered
     }
 
+    /// The sessions of this node that receive `topic`.
+    pub(crate) fn sessions(&self, topic: &str) -> Vec<Arc<SessionRef>> {
+        self.topics.get(topic).map(|s| s.values().cloned().collect()).unwrap_or_default()
+    }
+
     /// How many sessions of this node receive `topic`.
     pub(crate) fn count(&self, topic: &str) -> usize {
         self.topics.get(topic).map_or(0, |s| s.len())

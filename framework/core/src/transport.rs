@@ -130,6 +130,9 @@ impl Hub {
                 return Some(close);
             }
         };
+        if attachment.resumed_from().is_none() {
+            attachment.announce().await;
+        }
         transport.attached(attachment.session_id(), attachment.resumed_from().unwrap_or(0));
         let span = tracing::info_span!(
             "connection",

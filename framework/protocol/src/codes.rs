@@ -117,6 +117,10 @@ impl CloseCode {
     pub const IDLE_TIMEOUT: CloseCode = CloseCode(4001);
     /// The session's credentials expired and were not refreshed in band. Reconnect with fresh credentials.
     pub const CREDENTIALS_EXPIRED: CloseCode = CloseCode(4003);
+    /// The server can no longer vouch for the continuity of a topic the session receives (publications may have
+    /// been lost between nodes, or the topic's history was reset). Reconnect: the new session subscribes with
+    /// `since` and learns from the reply's `gap` what it missed.
+    pub const INSUFFICIENT_STATE: CloseCode = CloseCode(4004);
     /// The session was resumed on a newer connection; this one is obsolete. Do not reconnect it.
     pub const SUPERSEDED: CloseCode = CloseCode(4500);
 

@@ -1,9 +1,11 @@
 //! The demo hub (`news:*`, `open:*`, `secret:*`, `calc`, `room:*`) over every transport, with control endpoints
 //! for the JavaScript client's tests.
 //!
-//! `demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret SECRET [--query-tokens]]` (default
-//! 127.0.0.1:0, anonymous clients). Prints `listening on http://ADDR`. With `--jwt-secret`, clients need an HS256
+//! `demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret SECRET [--query-tokens]]
+//! [--redis URL [--presence-ttl-ms N]]` (default 127.0.0.1:0, anonymous clients). Prints `listening on http://ADDR`. With `--jwt-secret`, clients need an HS256
 //! token signed with it (`--query-tokens` also takes them from `?access_token=`).
+//! With `--redis`, the hub runs on the Redis broker and presence (a node of a cluster; `--presence-ttl-ms` sets
+//! how soon its members vanish when it is killed).
 //! - `/realtime/{ws,sse,poll,send,tidings.js}`: the Tidings endpoints;
 //! - `POST /control/publish?topic=T` with a JSON body: publishes it, answers the position;
 //! - `POST /control/drop?session=ID`: drops that session's connection as a network failure would (204, or 404);
@@ -13,9 +15,10 @@
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use tidings::{Hub, HubConfig, ResumeFrom};
+use tidings::{AllowAnonymous, Hub, HubConfig, ResumeFrom};
 use tidings_jwt::{Algorithm, JwtAuthenticator, Key};
-use tidings_tests::handlers::{demo_hub, demo_hub_with};
+use tidings_redis::{RedisBroker, RedisConfig};
+use tidings_tests::handlers::demo_builder;
 
 async fn publish(hub: web::Data<Hub>, query: web::Query<Topic>, body: web::Json<serde_json::Value>) -> HttpResponse {
     match hub.publish(&query.topic, &body.into_inner()).await {
@@ -76,6 +79,7 @@ fn main() -> std::io::Result<()> {
     let mut config = HubConfig::default();
     let mut addr = "127.0.0.1:0".to_owned();
     let (mut secret, mut query_tokens) = (None, false);
+    let (mut redis, mut presence_ttl) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--query-tokens" {
@@ -88,12 +92,28 @@ fn main() -> std::io::Result<()> {
             }
             ("--addr", Some(a)) => addr = a,
             ("--jwt-secret", Some(s)) => secret = Some(s),
-            _ => panic!("usage: demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret S [--query-tokens]]"),
+            ("--redis", Some(url)) => redis = Some(url),
+            ("--presence-ttl-ms", Some(ms)) => {
+                presence_ttl = Some(Duration::from_millis(ms.parse().expect("--presence-ttl-ms takes a number")));
+            }
+            _ => panic!(
+                "usage: demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret S [--query-tokens]] \
+                 [--redis URL [--presence-ttl-ms N]]"
+            ),
         }
     }
     actix_rt::System::new().block_on(async move {
+        let mut builder = demo_builder(config);
+        if let Some(url) = redis {
+            let mut redis_config = RedisConfig::new(url);
+            if let Some(ttl) = presence_ttl {
+                redis_config.presence_ttl = ttl;
+            }
+            let broker = RedisBroker::connect(redis_config).await.map_err(std::io::Error::other)?;
+            builder = builder.presence(broker.presence()).broker(broker);
+        }
         let hub = match &secret {
-            None => demo_hub(config),
+            None => builder.authenticator(AllowAnonymous).build().expect("valid patterns"),
             Some(secret) => {
                 let key = Key::hmac(secret.as_bytes()).expect("--jwt-secret of at least 32 bytes");
                 let jwt = JwtAuthenticator::builder()
@@ -102,7 +122,7 @@ fn main() -> std::io::Result<()> {
                     .query_tokens(query_tokens)
                     .build()
                     .expect("a valid JWT configuration");
-                demo_hub_with(config, jwt)
+                builder.authenticator(jwt).build().expect("valid patterns")
             }
         };
         let served = hub.clone();

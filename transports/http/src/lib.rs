@@ -5,6 +5,7 @@
 //! Applications mount these through the `tidings` facade; a custom HTTP transport can reuse them.
 
 mod cors;
+mod forward;
 mod params;
 mod send;
 

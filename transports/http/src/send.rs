@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 use bytes::Bytes;
 use serde_json::value::RawValue;
-use tidings_core::{Close, CloseCode, Hub, ResumeFrom};
+use tidings_core::{Close, CloseCode, Hub, ResumeFrom, SessionHandle};
 
 use crate::cors::Cors;
+use crate::forward;
 use crate::params::connect_request;
 use crate::NO_STORE;
 
@@ -22,6 +24,7 @@ struct SendEndpoint {
 /// order, and answered on its downstream. See `docs/protocol.md`, "Sending with HTTP".
 pub fn send_resource(hub: &Hub) -> Resource {
     let cors = Arc::new(Cors::of(hub));
+    forward::serve(hub);
     // Room for a batch of frames, each within the hub's limit; a single frame over it is refused below.
     let limit = hub.config().max_message_bytes.saturating_mul(16).max(64 * 1024);
     web::resource("/send")
@@ -36,45 +39,52 @@ async fn preflight(req: HttpRequest, endpoint: web::Data<SendEndpoint>) -> HttpR
 }
 
 async fn send(req: HttpRequest, body: Bytes, endpoint: web::Data<SendEndpoint>) -> HttpResponse {
-    let response = |status: actix_web::http::StatusCode, text: String| {
-        let mut builder = HttpResponse::build(status);
-        endpoint.cors.apply(&req, &mut builder);
-        builder.insert_header(NO_STORE).body(text)
+    let (status, text) = answer(&req, body, &endpoint.hub).await;
+    let mut builder = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    endpoint.cors.apply(&req, &mut builder);
+    builder.insert_header(NO_STORE).body(text)
+}
+
+async fn answer(req: &HttpRequest, body: Bytes, hub: &Hub) -> (u16, String) {
+    let id = match ResumeFrom::from_query(req.query_string()) {
+        Ok(Some(named)) => named.session,
+        _ => return (400, "missing session parameter".into()),
     };
-    let session = match ResumeFrom::from_query(req.query_string()) {
-        Ok(Some(named)) => endpoint.hub.session(&named.session),
-        _ => return response(actix_web::http::StatusCode::BAD_REQUEST, "missing session parameter".into()),
+    let request = connect_request(req, "send");
+    let Some(session) = hub.session(&id) else {
+        // Maybe another node holds it (no sticky sessions): that node answers.
+        return match forward::send_elsewhere(hub, &request, &id, body).await {
+            Some(answer) => answer,
+            None => (404, "no such session; reconnect".into()),
+        };
     };
-    let Some(session) = session else {
-        return response(actix_web::http::StatusCode::NOT_FOUND, "no such session; reconnect".into());
-    };
-    if let Err(refusal) = endpoint.hub.check_sender(&connect_request(&req, "send"), &session).await {
-        let status =
-            actix_web::http::StatusCode::from_u16(refusal.status).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-        return response(status, refusal.reason.into_owned());
+    if let Err(refusal) = hub.check_sender(&request, &session).await {
+        return (refusal.status, refusal.reason.into_owned());
     }
-    let frames = match split_frames(&body) {
+    deliver(hub, &session, &body).await
+}
+
+/// Hands the frames of a body to a session of this node, in order.
+pub(crate) async fn deliver(hub: &Hub, session: &SessionHandle, body: &[u8]) -> (u16, String) {
+    let frames = match split_frames(body) {
         Ok(frames) => frames,
         Err(e) => {
             tracing::info!(session = %session.id(), error = %e, "refused a malformed send");
-            return response(actix_web::http::StatusCode::BAD_REQUEST, e);
+            return (400, e);
         }
     };
-    let max = endpoint.hub.config().max_message_bytes;
+    let max = hub.config().max_message_bytes;
     if let Some(big) = frames.iter().find(|f| f.get().len() > max) {
         tracing::info!(session = %session.id(), size = big.get().len(), "client message over the size limit");
         session.close(Close::new(CloseCode::MESSAGE_TOO_BIG, format!("messages are limited to {max} bytes")));
-        return response(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("messages are limited to {max} bytes"),
-        );
+        return (413, format!("messages are limited to {max} bytes"));
     }
     for frame in frames {
         if session.receive(Bytes::copy_from_slice(frame.get().as_bytes())).await.is_err() {
-            return response(actix_web::http::StatusCode::NOT_FOUND, "the session ended; reconnect".into());
+            return (404, "the session ended; reconnect".into());
         }
     }
-    response(actix_web::http::StatusCode::NO_CONTENT, String::new())
+    (204, String::new())
 }
 
 /// The frames of a body: one JSON object, or an array of objects.

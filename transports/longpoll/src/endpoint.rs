@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use tidings_core::protocol::encode;
-use tidings_core::{AttachError, Close, Connect, EncodedFrame, Hub, Next};
+use tidings_core::{AttachError, Attachment, Close, Connect, EncodedFrame, Hub, Next};
 use tidings_http::{admit, Cors, NO_STORE};
 use tracing::Instrument;
 
@@ -24,8 +24,10 @@ pub(crate) async fn preflight(req: HttpRequest, endpoint: web::Data<Endpoint>) -
 }
 
 /// What a poll answers.
-enum Answer {
+pub(crate) enum Answer {
     Frames(Vec<EncodedFrame>),
+    /// An answer already encoded (by the session's node, for a forwarded poll).
+    Body(Bytes),
     /// Drop the HTTP connection without an answer, as a network failure would (`Hub::drop_connection`).
     Abort,
 }
@@ -43,6 +45,7 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     response.insert_header((header::CONTENT_TYPE, "application/json")).insert_header(NO_STORE);
     match answer {
         Some(Answer::Frames(frames)) => response.body(json_array(&frames)),
+        Some(Answer::Body(body)) => response.body(body),
         Some(Answer::Abort) => {
             // An error from the body stream makes actix-web drop the connection mid-response.
             let failing = futures_util::stream::once(async {
@@ -55,6 +58,12 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
 }
 
 async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
+    let named = connect.resume.as_ref().map(|resume| resume.session.as_str());
+    if named.is_some_and(|id| endpoint.hub.session(id).is_none()) {
+        if let Some(answer) = crate::forward::poll_elsewhere(&endpoint.hub, &endpoint.config, &connect).await {
+            return Some(answer);
+        }
+    }
     let attachment = match endpoint.hub.attach(connect) {
         Ok(attachment) => attachment,
         // A poll the client sent before it closed the session: it no longer listens, the close ends the exchange.
@@ -67,13 +76,19 @@ async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
     tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
     if attachment.resumed_from().is_none() {
         // A new session: its welcome is the whole answer; the next poll collects what follows.
+        attachment.announce().await;
         let welcome = attachment.welcome();
         attachment.detach();
         return Some(Answer::Frames(vec![welcome]));
     }
+    Some(wait_for_frames(&endpoint.config, attachment).await)
+}
+
+/// Waits up to the hold time for frames of the session `attachment` continues, and lets go of it.
+pub(crate) async fn wait_for_frames(config: &LongPollConfig, attachment: Attachment) -> Answer {
     let mut frames = Vec::new();
-    let next = tokio::time::timeout(endpoint.config.hold, attachment.next(&mut frames, endpoint.config.max_batch));
-    Some(match next.await {
+    let next = tokio::time::timeout(config.hold, attachment.next(&mut frames, config.max_batch));
+    match next.await {
         Ok(Next::Frames) => {
             // When these were the last frames before the session's close, the close goes in this answer too:
             // there may be no next poll to carry it.
@@ -106,11 +121,11 @@ async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
             attachment.detach();
             Answer::Frames(Vec::new())
         }
-    })
+    }
 }
 
 /// `[frame,frame,...]`: each frame's per-session prefix and its shared body, copied once into the answer.
-fn json_array(frames: &[EncodedFrame]) -> Bytes {
+pub(crate) fn json_array(frames: &[EncodedFrame]) -> Bytes {
     let mut out = BytesMut::with_capacity(2 + frames.iter().map(|f| f.len() + 1).sum::<usize>());
     out.put_u8(b'[');
     for (i, frame) in frames.iter().enumerate() {

@@ -12,6 +12,7 @@
 //! window.
 
 mod endpoint;
+mod forward;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ impl Default for LongPollConfig {
 /// The long-polling endpoint as an actix-web resource at `/poll` (relative to the scope it is mounted in).
 pub fn resource(hub: &Hub, config: LongPollConfig) -> Resource {
     let cors = Arc::new(Cors::of(hub));
+    forward::serve(hub, &config);
     let endpoint = endpoint::Endpoint { hub: hub.clone(), config, cors };
     web::resource("/poll")
         .app_data(web::Data::new(endpoint))

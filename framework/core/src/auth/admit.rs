@@ -53,8 +53,19 @@ impl Hub {
     /// page's origin (403), and that the authenticator finds the session's own user in it (401, or 403 for
     /// another user): a session id alone grants nothing.
     pub async fn check_sender(&self, request: &ConnectRequest, session: &SessionHandle) -> Result<(), AuthRefusal> {
+        let identity = self.sender_identity(request).await?;
+        if identity.user != session.identity().user {
+            tracing::info!(session = %session.id(), peer = ?request.peer(), "send refused: another identity's session");
+            return Err(AuthRefusal::forbidden("this session belongs to another identity"));
+        }
+        Ok(())
+    }
+
+    /// The first half of [`Hub::check_sender`], for a session on another node (whose node then compares the
+    /// users): the page's origin (403) and the sender's identity (401).
+    pub async fn sender_identity(&self, request: &ConnectRequest) -> Result<Identity, AuthRefusal> {
         let refused = |refusal: AuthRefusal| {
-            tracing::info!(session = %session.id(), peer = ?request.peer(), status = refusal.status, reason = %refusal.reason, "send refused");
+            tracing::info!(peer = ?request.peer(), status = refusal.status, reason = %refusal.reason, "send refused");
             refusal
         };
         let origin = request.header("origin");
@@ -68,9 +79,6 @@ impl Hub {
         if identity.expires_at.is_some_and(|at| at <= std::time::SystemTime::now()) {
             return Err(refused(AuthRefusal::unauthorized("credentials expired")));
         }
-        if identity.user != session.identity().user {
-            return Err(refused(AuthRefusal::forbidden("this session belongs to another identity")));
-        }
-        Ok(())
+        Ok(identity)
     }
 }

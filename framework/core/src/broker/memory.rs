@@ -183,16 +183,9 @@ impl Broker for MemoryBroker {
         log.expire(&self.config, Instant::now());
         let position = log.position();
         let oldest_kept = log.entries.front().map_or(log.last_offset + 1, |(_, p)| p.position.offset);
-        let (after, gap) = match since {
-            None => (0, false),
-            // Offset 0 means "seen nothing yet", whatever the epoch: everything retained comes after it.
-            Some(since) if since.offset == 0 => (0, oldest_kept > 1),
-            Some(since) if *since.epoch != *log.epoch => (0, true),
-            // The oldest offset a complete answer needs is since + 1; history may have dropped it.
-            Some(since) => (since.offset, since.offset < log.last_offset && since.offset + 1 < oldest_kept),
-        };
+        let (first, gap) = super::read_window(since, &log.epoch, log.last_offset, oldest_kept);
         let publications =
-            log.entries.iter().map(|(_, p)| p).filter(|p| p.position.offset > after).take(limit).cloned().collect();
+            log.entries.iter().map(|(_, p)| p).filter(|p| p.position.offset >= first).take(limit).cloned().collect();
         Ok(HistoryPage { publications, position, gap })
     }
 

@@ -7,7 +7,10 @@
 
 mod memory;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -44,13 +47,29 @@ pub enum Delivery {
         /// A session that must not receive it (the one the event is about).
         exclude: Option<SessionId>,
     },
+    /// The broker can no longer vouch that this node's subscribers of `topic` received every publication (a gap
+    /// it could not fill from history, or a reset stream): they are closed with 4004, so that their clients
+    /// subscribe again with `since` and are told of the gap.
+    Reset {
+        /// The topic.
+        topic: Arc<str>,
+        /// Why, for the logs and the close reason.
+        reason: String,
+    },
 }
 
 /// Where a broker delivers: implemented by the hub.
 pub trait BrokerSink: Send + Sync + 'static {
     /// Fans a delivery out to this node's subscribers. Must not block: it is called on the broker's own tasks.
     fn deliver(&self, delivery: Delivery);
+
+    /// Answers a request another node forwarded to this one with [`Broker::forward`]: `service` names the
+    /// handler (registered with [`Hub::serve_forwarded`](crate::Hub::serve_forwarded)).
+    fn forwarded(&self, service: &str, body: Bytes) -> ForwardFuture;
 }
+
+/// The answer to a forwarded request, or why there is none.
+pub type ForwardFuture = Pin<Box<dyn Future<Output = Result<Bytes, String>> + Send>>;
 
 /// A page of a topic's history.
 #[derive(Debug, Clone)]
@@ -64,12 +83,41 @@ pub struct HistoryPage {
     pub gap: bool,
 }
 
+/// Which retained publications answer a read after `since`, and whether some it needs are gone: the rules of
+/// every broker (`docs/protocol.md`, "Recovering from history"). `epoch` and `last` are the stream's, `oldest` its
+/// oldest retained offset (`last + 1` when it retains none). Returns the first offset to answer with, and the gap.
+///
+/// ```
+/// use tidings_core::broker_read_window as window;
+/// use tidings_protocol::StreamPosition;
+/// let at = |offset| StreamPosition { offset, epoch: "e".into() };
+/// assert_eq!(window(Some(&at(7)), "e", 9, 3), (8, false));
+/// assert_eq!(window(Some(&at(1)), "e", 9, 3), (3, true)); // 2 is no longer retained
+/// assert_eq!(window(Some(&at(7)), "other", 9, 3), (3, true)); // the stream was reset
+/// assert_eq!(window(None, "e", 9, 3), (3, false));
+/// ```
+pub fn read_window(since: Option<&StreamPosition>, epoch: &str, last: u64, oldest: u64) -> (u64, bool) {
+    match since {
+        None => (oldest, false),
+        // Offset 0 means "seen nothing yet", whatever the epoch: everything retained comes after it.
+        Some(since) if since.offset == 0 => (oldest, oldest > 1),
+        Some(since) if since.epoch != epoch => (oldest, true),
+        // The oldest offset a complete answer needs is since + 1; history may have dropped it.
+        Some(since) => ((since.offset + 1).max(oldest), since.offset < last && since.offset + 1 < oldest),
+    }
+}
+
 /// Errors a broker reports.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BrokerError {
     /// The broker's backing service could not be reached or failed; the operation may succeed later.
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// The publication reached this node's subscribers only: the shared service is unreachable, so other nodes
+    /// did not get it and it is not in the shared history. Their subscribers are told of the gap once the
+    /// service is back.
+    #[error("delivered on this node only: {0}")]
+    LocalOnly(String),
 }
 
 /// Moves publications between nodes, assigns offsets and keeps history.
@@ -101,4 +149,32 @@ pub trait Broker: Send + Sync + 'static {
 
     /// This node no longer has local subscribers of `topic`.
     async fn unsubscribe(&self, topic: &str) -> Result<(), BrokerError>;
+
+    /// Records that session `session` lives on this node, so that a request for it reaching another node can be
+    /// forwarded here. A single-node broker has nothing to do.
+    async fn register_session(&self, _session: &str) -> Result<(), BrokerError> {
+        Ok(())
+    }
+
+    /// The session ended.
+    async fn unregister_session(&self, _session: &str) -> Result<(), BrokerError> {
+        Ok(())
+    }
+
+    /// The node (another than this one) that holds `session`, if any.
+    async fn locate_session(&self, _session: &str) -> Result<Option<String>, BrokerError> {
+        Ok(None)
+    }
+
+    /// Sends a request to `node`'s handler for `service` (the control channel between nodes) and waits up to
+    /// `timeout` for its answer.
+    async fn forward(
+        &self,
+        _node: &str,
+        _service: &str,
+        _body: Bytes,
+        _timeout: Duration,
+    ) -> Result<Bytes, BrokerError> {
+        Err(BrokerError::Unavailable("this broker serves a single node".into()))
+    }
 }

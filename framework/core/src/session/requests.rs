@@ -333,6 +333,9 @@ impl SessionState {
             }
         }
         self.hub.unregister(&self.me.id);
+        if let Err(e) = self.hub.broker().unregister_session(self.me.id.as_str()).await {
+            tracing::warn!(error = %e, "could not remove the session's location");
+        }
         tracing::debug!("session ended");
     }
 }
