@@ -331,34 +331,8 @@ async fn a_killed_nodes_members_leave_presence_within_the_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_on_redis_follows_the_rules_of_every_broker() {
-    use tidings::{Broker, StreamPosition};
     let redis = RedisServer::start();
     let config = tidings_redis::RedisConfig { history_size: 3, ..quick_config(&redis) };
     let broker = tidings_redis::RedisBroker::connect(config).await.unwrap();
-    let raw = |n: u64| std::sync::Arc::from(serde_json::value::to_raw_value(&n).unwrap());
-    let offsets = |page: &tidings::HistoryPage| page.publications.iter().map(|p| p.position.offset).collect::<Vec<_>>();
-
-    let nothing = broker.history("t", None, 10).await.unwrap();
-    assert_eq!((nothing.position.offset, nothing.gap), (0, false), "a topic never published to");
-    for n in 1..=5 {
-        assert_eq!(broker.publish("t", raw(n)).await.unwrap().offset, n);
-    }
-    let all = broker.history("t", None, 100).await.unwrap();
-    assert_eq!((offsets(&all), all.gap), (vec![3, 4, 5], false));
-    assert_eq!(all.publications[0].data.get(), "3");
-    let epoch = all.position.epoch.clone();
-    let at = |offset| StreamPosition { offset, epoch: epoch.clone() };
-    let recent = broker.history("t", Some(&at(3)), 100).await.unwrap();
-    assert_eq!((offsets(&recent), recent.gap), (vec![4, 5], false));
-    let limited = broker.history("t", Some(&at(2)), 1).await.unwrap();
-    assert_eq!((offsets(&limited), limited.gap), (vec![3], false));
-    let lost = broker.history("t", Some(&at(1)), 100).await.unwrap();
-    assert_eq!((offsets(&lost), lost.gap), (vec![3, 4, 5], true));
-    let current = broker.history("t", Some(&at(5)), 100).await.unwrap();
-    assert_eq!((offsets(&current), current.gap), (vec![], false));
-    let other_epoch = StreamPosition { offset: 4, epoch: "nope".into() };
-    let reset = broker.history("t", Some(&other_epoch), 100).await.unwrap();
-    assert_eq!((offsets(&reset), reset.gap), (vec![3, 4, 5], true));
-    let seen_nothing = StreamPosition { offset: 0, epoch: "whatever".into() };
-    assert!(broker.history("t", Some(&seen_nothing), 100).await.unwrap().gap, "1 and 2 are gone");
+    tidings::testkit::brokers::check_history_rules(&broker, "t").await;
 }

@@ -4,8 +4,9 @@
 //! - `redis-local`: the Redis broker, subscribers on the publishing node;
 //! - `redis-cross`: the Redis broker, subscribers on another node than the publisher.
 //!
-//! `cargo run --release -p tidings-tests --bin cluster-throughput [-- SUBSCRIBERS MESSAGES ROUNDS]` (default 50
-//! subscribers, 20,000 messages, 3 rounds). Starts its own `redis-server` on a free loopback port. Prints, per
+//! `cargo run --release -p tidings-tests --bin cluster-throughput [-- SUBSCRIBERS MESSAGES ROUNDS PUBLISHERS]`
+//! (default 50 subscribers, 20,000 messages, 3 rounds, 64 concurrent publishing tasks: each awaits its
+//! publication's offset, so concurrency is what lets the Redis connection pipeline). Starts its own `redis-server` on a free loopback port. Prints, per
 //! setting, the median deliveries per second and its ratio to `memory`. Bounded: every wait has a deadline.
 
 use std::time::{Duration, Instant};
@@ -17,8 +18,6 @@ use tidings_tests::handlers::demo_builder;
 use tidings_tests::redis::{node, quick_config, RedisServer};
 use tidings_tests::TestServer;
 
-/// Publishing tasks: enough to keep the pipelined Redis connection busy.
-const PUBLISHERS: usize = 8;
 /// Any one run gives up after this long.
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -26,8 +25,16 @@ fn hub_config(messages: usize) -> HubConfig {
     HubConfig { outbox_max_frames: messages + 100, outbox_max_bytes: 256 << 20, ..Default::default() }
 }
 
+#[derive(Clone, Copy)]
+struct Load {
+    subscribers: usize,
+    messages: usize,
+    publishers: usize,
+}
+
 /// Publishes `messages` on `publisher` while `subscribers` clients of `target` read them; deliveries per second.
-async fn run(publisher: &Hub, target: &TestServer, subscribers: usize, messages: usize, topic: &str) -> f64 {
+async fn run(publisher: &Hub, target: &TestServer, load: Load, topic: &str) -> f64 {
+    let Load { subscribers, messages, publishers: tasks } = load;
     let mut clients = Vec::new();
     let mut subs = Vec::new();
     for _ in 0..subscribers {
@@ -51,13 +58,13 @@ async fn run(publisher: &Hub, target: &TestServer, subscribers: usize, messages:
             })
         })
         .collect();
-    let per_task = messages / PUBLISHERS;
-    let publishers: Vec<_> = (0..PUBLISHERS)
+    let per_task = messages / tasks;
+    let publishers: Vec<_> = (0..tasks)
         .map(|i| {
             let hub = publisher.clone();
             let topic = topic.to_owned();
             let payload = payload.clone();
-            let count = per_task + usize::from(i < messages % PUBLISHERS);
+            let count = per_task + usize::from(i < messages % tasks);
             tokio::spawn(async move {
                 for _ in 0..count {
                     hub.publish(&topic, &payload).await.expect("publish");
@@ -90,6 +97,7 @@ async fn main() {
     let subscribers = args.first().copied().unwrap_or(50);
     let messages = args.get(1).copied().unwrap_or(20_000);
     let rounds = args.get(2).copied().unwrap_or(3);
+    let load = Load { subscribers, messages, publishers: args.get(3).copied().unwrap_or(64) };
 
     let redis = RedisServer::start();
     let memory = TestServer::start(
@@ -102,11 +110,15 @@ async fn main() {
     for round in 0..rounds {
         // Interleaved, so that a slow moment of the machine hits every setting alike.
         let topic = format!("news:bench-{round}");
-        results[0].1.push(run(&memory.hub, &memory, subscribers, messages, &topic).await);
-        results[1].1.push(run(&a.hub, &a, subscribers, messages, &topic).await);
-        results[2].1.push(run(&a.hub, &b, subscribers, messages, &topic).await);
+        results[0].1.push(run(&memory.hub, &memory, load, &topic).await);
+        results[1].1.push(run(&a.hub, &a, load, &topic).await);
+        results[2].1.push(run(&a.hub, &b, load, &topic).await);
     }
-    println!("{subscribers} subscribers, {messages} publications of ~90 bytes, {rounds} rounds, median deliveries/s:");
+    println!(
+        "{subscribers} subscribers, {messages} publications of ~90 bytes from {} tasks, {rounds} rounds, median \
+         deliveries/s:",
+        load.publishers
+    );
     let baseline = median(results[0].1.clone());
     for (name, runs) in results {
         let m = median(runs.clone());

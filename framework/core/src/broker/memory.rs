@@ -207,34 +207,10 @@ mod tests {
         serde_json::value::to_raw_value(&n).unwrap().into()
     }
 
-    fn offsets(page: &HistoryPage) -> Vec<u64> {
-        page.publications.iter().map(|p| p.position.offset).collect()
-    }
-
     #[actix_rt::test]
     async fn offsets_history_and_gaps() {
         let broker = MemoryBroker::new(MemoryBrokerConfig { history_size: 3, ..Default::default() });
-        for n in 1..=5 {
-            assert_eq!(broker.publish("t", raw(n)).await.unwrap().offset, n);
-        }
-        let all = broker.history("t", None, 100).await.unwrap();
-        assert_eq!(offsets(&all), [3, 4, 5]);
-        assert!(!all.gap);
-        let epoch = all.position.epoch.clone();
-
-        let at = |offset| StreamPosition { offset, epoch: epoch.clone() };
-        let recent = broker.history("t", Some(&at(3)), 100).await.unwrap();
-        assert_eq!((offsets(&recent), recent.gap), (vec![4, 5], false));
-        let limited = broker.history("t", Some(&at(2)), 1).await.unwrap();
-        assert_eq!((offsets(&limited), limited.gap), (vec![3], false));
-        let lost = broker.history("t", Some(&at(1)), 100).await.unwrap();
-        assert_eq!((offsets(&lost), lost.gap), (vec![3, 4, 5], true));
-        let current = broker.history("t", Some(&at(5)), 100).await.unwrap();
-        assert_eq!((offsets(&current), current.gap), (vec![], false));
-
-        let other_epoch = StreamPosition { offset: 4, epoch: "nope".into() };
-        let reset = broker.history("t", Some(&other_epoch), 100).await.unwrap();
-        assert_eq!((offsets(&reset), reset.gap), (vec![3, 4, 5], true));
+        crate::testkit::brokers::check_history_rules(&broker, "t").await;
     }
 
     #[actix_rt::test]

@@ -29,6 +29,8 @@
 //! # });
 //! ```
 
+pub mod brokers;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
