@@ -88,9 +88,10 @@ impl Shared {
     }
 }
 
-/// The errors of a connection that is down (as opposed to a command Redis refused).
+/// The errors of a connection that is down (as opposed to a command Redis refused). A timeout is not one: the
+/// command may have run, so a publication that timed out may be out there, and is not delivered locally as well.
 pub(crate) fn is_unreachable(e: &redis::RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+    (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()) && !e.is_timeout()
 }
 
 pub(crate) fn unavailable(e: redis::RedisError) -> BrokerError {

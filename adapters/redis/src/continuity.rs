@@ -8,6 +8,7 @@
 //! runs for every topic after the pub/sub connection comes back.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub(crate) struct Continuity {
     topics: DashMap<Arc<str>, Arc<Mutex<Tracker>>>,
     /// Topics that got publications on this node only while Redis was unreachable.
     diverged: Mutex<HashSet<Arc<str>>>,
+    /// Whether a task is resetting the diverged topics.
+    resetting: AtomicBool,
 }
 
 #[derive(Default)]
@@ -104,7 +107,7 @@ impl Continuity {
                 let topic = publication.topic.clone();
                 t.held = Some(vec![publication]);
                 drop(t);
-                tokio::spawn(recover(shared.clone(), topic));
+                tokio::spawn(recover(shared.clone(), topic, tracker.clone()));
             }
         }
     }
@@ -115,7 +118,7 @@ impl Continuity {
             let mut t = entry.value().lock();
             if t.held.is_none() && (t.last.is_some() || t.floor.is_some()) {
                 t.held = Some(Vec::new());
-                tokio::spawn(recover(shared.clone(), entry.key().clone()));
+                tokio::spawn(recover(shared.clone(), entry.key().clone(), entry.value().clone()));
             }
         }
     }
@@ -132,9 +135,22 @@ impl Continuity {
         deliver(shared, Publication { topic: topic.into(), position, data });
     }
 
-    /// The topics that diverged while Redis was unreachable, now to be reset (see `pubsub`).
-    pub(crate) fn take_diverged(&self) -> Vec<Arc<str>> {
-        self.diverged.lock().drain().collect()
+    /// Resets the topics that diverged while Redis was unreachable, unless a reset already runs: each gets a new
+    /// epoch, and every node is told (see `pubsub`). A topic whose reset fails stays for the next attempt.
+    pub(crate) fn reset_diverged(&self, shared: &Arc<Shared>) {
+        if self.diverged.lock().is_empty() || self.resetting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let topics: Vec<Arc<str>> = shared.continuity.diverged.lock().drain().collect();
+            for topic in topics {
+                if !crate::pubsub::reset_everywhere(&shared, &topic).await {
+                    shared.continuity.diverged.lock().insert(topic);
+                }
+            }
+            shared.continuity.resetting.store(false, Ordering::Release);
+        });
     }
 
     /// Another node (or this one) reset the topic's stream: its subscribers here are told.
@@ -160,10 +176,13 @@ fn send_reset(shared: &Shared, topic: &str, reason: &str) {
 }
 
 /// Fills the topic's hole from history, then delivers what was held back, until the stream here is contiguous.
-async fn recover(shared: Arc<Shared>, topic: Arc<str>) {
+async fn recover(shared: Arc<Shared>, topic: Arc<str>, tracker: Arc<Mutex<Tracker>>) {
     let mut failures = 0;
     loop {
-        let Some(tracker) = shared.continuity.tracker(&topic) else { return };
+        // The node stopped receiving the topic (and maybe started again, with a tracker of its own): done.
+        if !shared.continuity.tracker(&topic).is_some_and(|current| Arc::ptr_eq(&current, &tracker)) {
+            return;
+        }
         let since = {
             let t = tracker.lock();
             t.last.clone().or_else(|| t.floor.clone())

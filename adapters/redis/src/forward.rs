@@ -49,7 +49,7 @@ pub(crate) async fn request(
     message.extend_from_slice(&body);
     let receivers: u64 = shared.conn.clone().publish(shared.keys.node(node), message).await.map_err(unavailable)?;
     if receivers == 0 {
-        return Err(BrokerError::Unavailable(format!("node {node} is not listening")));
+        return Err(BrokerError::NoSuchNode(node.to_owned()));
     }
     match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(Ok(answer))) => Ok(answer),

@@ -1,7 +1,7 @@
 //! [`RedisPresence`]: room members shared by every node, with an expiry so that a crashed node's members go.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -57,15 +57,13 @@ impl Drop for RedisPresence {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Inner {
+    /// The keys outlive their members by a margin; a room nobody refreshes disappears by itself.
+    fn key_ttl(&self) -> u64 {
+        (self.ttl.as_secs() * 4).max(2)
+    }
+
     async fn write(&self, room: &str, session: &str, json: &str) -> redis::RedisResult<()> {
-        let expiry = now_ms() + self.ttl.as_millis() as u64;
-        // The keys outlive their members by a margin; a room nobody refreshes disappears by itself.
-        let key_ttl = (self.ttl.as_secs() * 4).max(2);
         self.scripts
             .presence_add
             .key(self.keys.members(room))
@@ -73,11 +71,33 @@ impl Inner {
             .key(self.keys.join_counter())
             .arg(session)
             .arg(json)
-            .arg(expiry)
-            .arg(key_ttl)
+            .arg(self.ttl.as_millis() as u64)
+            .arg(self.key_ttl())
             .invoke_async::<u64>(&mut self.conn.clone())
             .await
             .map(|_| ())
+    }
+
+    /// Pushes a member's expiry forward; a member swept meanwhile (this node was cut off for longer than the TTL)
+    /// is written again if it is still this node's.
+    async fn refresh_member(&self, room: &str, session: &str) -> redis::RedisResult<()> {
+        let still: u64 = self
+            .scripts
+            .presence_refresh
+            .key(self.keys.members(room))
+            .key(self.keys.member_expiry(room))
+            .arg(session)
+            .arg(self.ttl.as_millis() as u64)
+            .arg(self.key_ttl())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        if still == 0 {
+            if let Some(json) = self.local.get(&(room.to_owned(), session.to_owned())).map(|j| j.value().clone()) {
+                tracing::info!(room, session, "member was swept while this node was cut off; adding it again");
+                self.write(room, session, &json).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Lists a room's live members, removing those whose expiry passed and announcing their leave.
@@ -87,7 +107,6 @@ impl Inner {
             .presence_list
             .key(self.keys.members(room))
             .key(self.keys.member_expiry(room))
-            .arg(now_ms())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
@@ -106,10 +125,9 @@ impl Inner {
 
     /// Refreshes this node's members, and removes (announcing their leave) the expired members of its rooms.
     async fn refresh(&self) {
-        let members: Vec<((String, String), String)> =
-            self.local.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        let members: Vec<(String, String)> = self.local.iter().map(|e| e.key().clone()).collect();
         for batch in members.chunks(REFRESH_BATCH) {
-            let writes = batch.iter().map(|((room, session), json)| self.write(room, session, json));
+            let writes = batch.iter().map(|(room, session)| self.refresh_member(room, session));
             for result in futures_util::future::join_all(writes).await {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "could not refresh presence");
@@ -117,7 +135,7 @@ impl Inner {
                 }
             }
         }
-        let mut rooms: Vec<String> = members.into_iter().map(|((room, _), _)| room).collect();
+        let mut rooms: Vec<String> = members.into_iter().map(|(room, _)| room).collect();
         rooms.sort_unstable();
         rooms.dedup();
         for room in rooms {

@@ -128,6 +128,8 @@ async fn serve(shared: &Arc<Shared>, pubsub: PubSub, commands: &mut mpsc::Unboun
                 None => return false,
             },
             _ = ping.tick() => {
+                // Topics that diverged while only the command connection was down are reset from here.
+                shared.continuity.reset_diverged(shared);
                 // A connection that silently died (no reset, no FIN) shows here.
                 if !matches!(tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await, Ok(Ok(_))) {
                     return true;
@@ -180,27 +182,35 @@ fn parse_publication(topic: &str, text: &[u8]) -> Option<Publication> {
 /// After (re)connecting: topics that got local-only publications start a new epoch everywhere, then every topic
 /// is checked for what this node missed.
 async fn after_reconnect(shared: Arc<Shared>) {
-    for topic in shared.continuity.take_diverged() {
-        let reset: redis::RedisResult<u64> = shared
-            .scripts
-            .reset
-            .key(shared.keys.meta(&topic))
-            .key(shared.keys.history(&topic))
-            .arg(random_epoch())
-            .arg(shared.config.meta_ttl.as_secs().max(1))
-            .invoke_async(&mut shared.conn.clone())
-            .await;
-        let notice = format!("x{topic}");
-        let told: redis::RedisResult<u64> = match reset {
-            Ok(_) => shared.conn.clone().publish(shared.keys.control(), notice).await,
-            Err(e) => Err(e),
-        };
-        match told {
-            Ok(_) => tracing::info!(%topic, "topic reset on every node after local-only publications"),
-            Err(e) => tracing::warn!(%topic, error = %e, "could not reset a diverged topic"),
-        }
-    }
+    shared.continuity.reset_diverged(&shared);
     // Let the connection settle before reading history (it is usually a burst of reconnects).
     tokio::time::sleep(Duration::from_millis(10)).await;
     shared.continuity.check_all(&shared);
+}
+
+/// Gives `topic` a new epoch and tells every node (this one too), whose subscribers of it learn of the gap.
+pub(crate) async fn reset_everywhere(shared: &Shared, topic: &str) -> bool {
+    let reset: redis::RedisResult<u64> = shared
+        .scripts
+        .reset
+        .key(shared.keys.meta(topic))
+        .key(shared.keys.history(topic))
+        .arg(random_epoch())
+        .arg(shared.config.meta_ttl.as_secs().max(1))
+        .invoke_async(&mut shared.conn.clone())
+        .await;
+    let told: redis::RedisResult<u64> = match reset {
+        Ok(_) => shared.conn.clone().publish(shared.keys.control(), format!("x{topic}")).await,
+        Err(e) => Err(e),
+    };
+    match told {
+        Ok(_) => {
+            tracing::info!(topic, "topic reset on every node after local-only publications");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(topic, error = %e, "could not reset a diverged topic; will retry");
+            false
+        }
+    }
 }

@@ -30,8 +30,8 @@ return {epoch, offset}
 /// Reads the publications after a position. The list holds a contiguous run of offsets ending at the last one,
 /// so the oldest retained offset is `last - length + 1`.
 ///
-/// KEYS: meta, history. ARGV: the offset after which to read (-1: from the oldest), the epoch that offset is in
-/// (empty: any), limit. Returns `{epoch, last offset, oldest retained offset, payloads}`; the epoch is empty when
+/// KEYS: meta, history. ARGV: the offset after which to read (-1: from the oldest), the epoch that offset is in,
+/// limit. Returns `{epoch, last offset, oldest retained offset, payloads}`; the epoch is empty when
 /// the topic has no stream.
 const HISTORY: &str = r#"
 local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
@@ -41,7 +41,7 @@ end
 local last = tonumber(meta[2] or '0')
 local oldest = last - redis.call('LLEN', KEYS[2]) + 1
 local from = tonumber(ARGV[1]) + 1
-if ARGV[1] == '-1' or (ARGV[2] ~= '' and ARGV[2] ~= meta[1]) then
+if ARGV[1] == '-1' or ARGV[2] ~= meta[1] then
   from = oldest
 end
 if from < oldest then
@@ -68,8 +68,12 @@ return 1
 
 /// Adds or replaces a member, keeping its join order when it was there already.
 ///
-/// KEYS: members, expiry, join counter. ARGV: session, member JSON, expiry time (ms), key TTL (s).
+/// Expiry times are on Redis' clock (`TIME`), so that nodes with skewed clocks agree.
+///
+/// KEYS: members, expiry, join counter. ARGV: session, member JSON, TTL (ms), key TTL (s).
 const PRESENCE_ADD: &str = r#"
+local now = redis.call('TIME')
+local expiry = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local seq
 if old then
@@ -78,9 +82,24 @@ else
   seq = redis.call('INCR', KEYS[3])
 end
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"#;
+
+/// Pushes a member's expiry forward, if it is still a member (one that left meanwhile is not brought back).
+///
+/// KEYS: members, expiry. ARGV: session, TTL (ms), key TTL (s). Returns 0 when it is not a member.
+const PRESENCE_REFRESH: &str = r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+local now = redis.call('TIME')
+local expiry = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[2], expiry, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 "#;
 
@@ -98,9 +117,11 @@ return old
 
 /// Drops the members whose expiry passed (their node stopped refreshing them), then lists the room.
 ///
-/// KEYS: members, expiry. ARGV: now (ms). Returns `{live entries, expired entries}`.
+/// KEYS: members, expiry. Returns `{live entries, expired entries}`.
 const PRESENCE_LIST: &str = r#"
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local now = redis.call('TIME')
+local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff)
 local expired = {}
 for _, session in ipairs(gone) do
   local entry = redis.call('HGET', KEYS[1], session)
@@ -110,7 +131,7 @@ for _, session in ipairs(gone) do
   end
 end
 if #gone > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
 end
 return {redis.call('HVALS', KEYS[1]), expired}
 "#;
@@ -121,6 +142,7 @@ pub(crate) struct Scripts {
     pub(crate) history: Script,
     pub(crate) reset: Script,
     pub(crate) presence_add: Script,
+    pub(crate) presence_refresh: Script,
     pub(crate) presence_remove: Script,
     pub(crate) presence_list: Script,
 }
@@ -132,6 +154,7 @@ impl Scripts {
             history: Script::new(HISTORY),
             reset: Script::new(RESET),
             presence_add: Script::new(PRESENCE_ADD),
+            presence_refresh: Script::new(PRESENCE_REFRESH),
             presence_remove: Script::new(PRESENCE_REMOVE),
             presence_list: Script::new(PRESENCE_LIST),
         }

@@ -250,8 +250,14 @@ impl Hub {
     /// Tells the broker whether this node wants `topic`, from the subscriber set as it is once the topic's lock is
     /// held: whatever order racing subscribes and unsubscribes take, the last word matches the set.
     async fn sync_interest(&self, topic: &str) -> Result<(), BrokerError> {
-        let lock = self.inner.interest.entry(topic.into()).or_default().clone();
-        let mut subscribed = lock.lock().await;
+        let (lock, mut subscribed) = loop {
+            let lock = self.inner.interest.entry(topic.into()).or_default().clone();
+            let subscribed = lock.lock_owned().await;
+            // The entry may have been dropped (and another made) while this task waited for it: go by the current one.
+            if self.inner.interest.get(topic).is_some_and(|current| Arc::ptr_eq(&current, &lock_of(&subscribed))) {
+                break (lock_of(&subscribed), subscribed);
+            }
+        };
         let wanted = self.inner.subscribers.count(topic) > 0;
         if wanted && !*subscribed {
             self.inner.broker.subscribe(topic).await?;
@@ -261,12 +267,20 @@ impl Hub {
             self.inner.broker.unsubscribe(topic).await?;
         }
         if !*subscribed {
-            // Nothing to remember; a later subscriber creates the entry again.
+            // Nothing to remember; a later subscriber creates the entry again. Removed while the lock is held, so
+            // that a task waiting on it sees it is stale.
             self.inner.interest.remove_if(topic, |_, entry| Arc::ptr_eq(entry, &lock));
         }
         Ok(())
     }
 }
+
+/// The mutex an owned guard locks.
+fn lock_of(guard: &tokio::sync::OwnedMutexGuard<bool>) -> Arc<tokio::sync::Mutex<bool>> {
+    tokio::sync::OwnedMutexGuard::mutex(guard).clone()
+}
+
+impl Hub {}
 
 /// Delivers what the broker hands over to this node's subscribers. Holds the hub weakly: the broker is owned by
 /// the hub, and a strong reference back would keep both alive forever.

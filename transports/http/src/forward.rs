@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use tidings_core::{ConnectRequest, ForwardFuture, Hub};
+use tidings_core::{BrokerError, ConnectRequest, ForwardFuture, Hub};
 
 use crate::send::deliver;
 
@@ -74,6 +74,8 @@ pub(crate) async fn send_elsewhere(
             let (status, text) = text.split_once(' ').unwrap_or((&text, ""));
             Some((status.parse().unwrap_or(502), text.to_owned()))
         }
+        // The node is gone, and the session with it.
+        Err(BrokerError::NoSuchNode(_)) => None,
         Err(e) => {
             tracing::warn!(%node, error = %e, "the session's node did not answer a forwarded send");
             Some((503, "the session's node did not answer; retry".into()))

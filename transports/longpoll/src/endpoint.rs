@@ -28,6 +28,8 @@ pub(crate) enum Answer {
     Frames(Vec<EncodedFrame>),
     /// An answer already encoded (by the session's node, for a forwarded poll).
     Body(Bytes),
+    /// The session's node did not answer a forwarded poll: 503, the client polls again.
+    Unavailable,
     /// Drop the HTTP connection without an answer, as a network failure would (`Hub::drop_connection`).
     Abort,
 }
@@ -46,6 +48,11 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     match answer {
         Some(Answer::Frames(frames)) => response.body(json_array(&frames)),
         Some(Answer::Body(body)) => response.body(body),
+        Some(Answer::Unavailable) => {
+            let mut unavailable = HttpResponse::ServiceUnavailable();
+            endpoint.cors.apply(&req, &mut unavailable);
+            unavailable.insert_header(NO_STORE).body("the session's node did not answer; poll again")
+        }
         Some(Answer::Abort) => {
             // An error from the body stream makes actix-web drop the connection mid-response.
             let failing = futures_util::stream::once(async {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use tidings_core::{Connect, ForwardFuture, Hub, Identity, ResumeFrom};
+use tidings_core::{BrokerError, Connect, ForwardFuture, Hub, Identity, ResumeFrom};
 use tracing::Instrument;
 
 use crate::endpoint::{json_array, wait_for_frames, Answer};
@@ -50,14 +50,15 @@ pub(crate) fn serve(hub: &Hub, config: &LongPollConfig) {
                     out.freeze()
                 }
                 Answer::Abort => Bytes::from_static(b"A"),
-                Answer::Body(_) => unreachable!("local answers are frames"),
+                Answer::Body(_) | Answer::Unavailable => unreachable!("local answers are frames"),
             })
         })
     });
 }
 
-/// Answers a poll for a session this node does not have from the node that has it; `None` when no node has it
-/// (or none answered), and the poll is this node's to answer.
+/// Answers a poll for a session this node does not have from the node that has it; `None` when no node has it,
+/// and the poll is this node's to answer (a new session). When the node that has it does not answer in time, the
+/// poll fails (503): starting a new session here would strand the client's session there.
 pub(crate) async fn poll_elsewhere(hub: &Hub, config: &LongPollConfig, connect: &Connect) -> Option<Answer> {
     let resume = connect.resume.as_ref()?;
     let node = match hub.locate_session(&resume.session).await {
@@ -76,9 +77,10 @@ pub(crate) async fn poll_elsewhere(hub: &Hub, config: &LongPollConfig, connect: 
             Some(b'A') => Some(Answer::Abort),
             _ => None,
         },
+        Err(BrokerError::NoSuchNode(_)) => None,
         Err(e) => {
             tracing::warn!(%node, error = %e, "the session's node did not answer a forwarded poll");
-            None
+            Some(Answer::Unavailable)
         }
     }
 }

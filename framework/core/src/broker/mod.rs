@@ -95,6 +95,7 @@ pub struct HistoryPage {
 /// assert_eq!(window(Some(&at(1)), "e", 9, 3), (3, true)); // 2 is no longer retained
 /// assert_eq!(window(Some(&at(7)), "other", 9, 3), (3, true)); // the stream was reset
 /// assert_eq!(window(None, "e", 9, 3), (3, false));
+/// assert_eq!(window(Some(&at(12)), "e", 9, 3), (3, true)); // the stream went back
 /// ```
 pub fn read_window(since: Option<&StreamPosition>, epoch: &str, last: u64, oldest: u64) -> (u64, bool) {
     match since {
@@ -102,6 +103,8 @@ pub fn read_window(since: Option<&StreamPosition>, epoch: &str, last: u64, oldes
         // Offset 0 means "seen nothing yet", whatever the epoch: everything retained comes after it.
         Some(since) if since.offset == 0 => (oldest, oldest > 1),
         Some(since) if since.epoch != epoch => (oldest, true),
+        // Beyond the end of the stream: it was rolled back (a restored backup, say) and its offsets will be reused.
+        Some(since) if since.offset > last => (oldest, true),
         // The oldest offset a complete answer needs is since + 1; history may have dropped it.
         Some(since) => ((since.offset + 1).max(oldest), since.offset < last && since.offset + 1 < oldest),
     }
@@ -118,6 +121,9 @@ pub enum BrokerError {
     /// service is back.
     #[error("delivered on this node only: {0}")]
     LocalOnly(String),
+    /// A forwarded request's node is not there (it stopped): whatever it held is gone.
+    #[error("node {0} is not listening")]
+    NoSuchNode(String),
 }
 
 /// Moves publications between nodes, assigns offsets and keeps history.

@@ -87,6 +87,10 @@ struct State {
     ended: bool,
     /// Publications of one topic held back while the session recovers that topic from history.
     hold: Option<Hold>,
+    /// Topics recovered from history up to an offset: a live copy of one of those publications arriving late (its
+    /// broker delivers live publications on another path than history reads, as Redis does) is dropped, not sent
+    /// twice. An entry goes once a newer publication of its topic arrives.
+    recovered: Vec<(Arc<str>, u64)>,
 }
 
 impl State {
@@ -130,6 +134,7 @@ impl Outbox {
                 attached: true,
                 ended: false,
                 hold: None,
+                recovered: Vec::new(),
             }),
             ready: Notify::new(),
             max_frames: max_frames.max(1),
@@ -151,6 +156,14 @@ impl Outbox {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Err(PushError::Closed);
+        }
+        if let Some((topic, offset)) = publication {
+            if let Some(i) = state.recovered.iter().position(|(t, _)| **t == *topic) {
+                if offset <= state.recovered[i].1 {
+                    return Ok(());
+                }
+                state.recovered.swap_remove(i);
+            }
         }
         let unsent = state.unsent();
         if let (Some(hold), Some((topic, offset))) = (&mut state.hold, publication) {
@@ -233,11 +246,15 @@ impl Outbox {
         for body in recovered {
             self.enqueue(&mut state, body, None)?;
         }
+        let mut newest = last;
         for (offset, body, cache) in hold.frames {
             if offset > last {
+                newest = newest.max(offset);
                 self.enqueue(&mut state, body, cache)?;
             }
         }
+        state.recovered.retain(|(t, _)| *t != hold.topic);
+        state.recovered.push((hold.topic, newest));
         drop(state);
         self.ready.notify_one();
         Ok(())
@@ -391,169 +408,5 @@ impl Outbox {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tidings_protocol::CloseCode;
-
-    fn body(n: usize) -> Bytes {
-        Bytes::from(vec![b'x'; n])
-    }
-
-    async fn seqs(outbox: &Outbox, generation: u64, max: usize) -> Vec<u64> {
-        let mut out = Vec::new();
-        assert_eq!(outbox.next(generation, &mut out, max).await, Next::Frames);
-        out.iter().map(|f| f.seq.unwrap()).collect()
-    }
-
-    #[actix_rt::test]
-    async fn numbers_frames_and_hands_them_out_in_order() {
-        let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.push(body(2), None, None).unwrap();
-        assert_eq!(seqs(&outbox, 0, 1).await, [1]);
-        assert_eq!(seqs(&outbox, 0, 10).await, [2]);
-    }
-
-    #[actix_rt::test]
-    async fn unacknowledged_frames_are_sent_again_to_the_next_connection() {
-        let outbox = Outbox::new(10, 1000);
-        for _ in 0..4 {
-            outbox.push(body(1), None, None).unwrap();
-        }
-        assert_eq!(seqs(&outbox, 0, 10).await, [1, 2, 3, 4]);
-        outbox.ack(1);
-        // The client processed up to 2 (its ack for 2 was lost with the connection).
-        let generation = outbox.take_over(2).unwrap();
-        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Superseded);
-        assert_eq!(seqs(&outbox, generation, 10).await, [3, 4]);
-        // Frames up to 2 are gone, and nothing beyond 4 was sent: neither point can be resumed from.
-        assert_eq!(outbox.take_over(1), Err(ResumeGap));
-        assert_eq!(outbox.take_over(5), Err(ResumeGap));
-        assert!(outbox.take_over(4).is_ok());
-    }
-
-    #[actix_rt::test]
-    async fn acknowledged_frames_free_their_room() {
-        let outbox = Outbox::new(2, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.push(body(1), None, None).unwrap();
-        assert_eq!(seqs(&outbox, 0, 10).await, [1, 2]);
-        outbox.ack(2);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.push(body(1), None, None).unwrap();
-        assert_eq!(seqs(&outbox, 0, 10).await, [3, 4]);
-    }
-
-    #[actix_rt::test]
-    async fn sent_frames_beyond_the_limits_are_forgotten_not_fatal() {
-        let outbox = Outbox::new(2, 1000);
-        for round in 0..3u64 {
-            outbox.push(body(1), None, None).unwrap();
-            outbox.push(body(1), None, None).unwrap();
-            assert_eq!(seqs(&outbox, 0, 10).await, [2 * round + 1, 2 * round + 2]);
-        }
-        // Only the last two sent frames are kept: a resume from before them is refused.
-        assert_eq!(outbox.take_over(3), Err(ResumeGap));
-        let generation = outbox.take_over(4).unwrap();
-        assert_eq!(seqs(&outbox, generation, 10).await, [5, 6]);
-    }
-
-    #[actix_rt::test]
-    async fn overflow_by_count_closes_as_slow_consumer_and_frees_the_queue() {
-        let outbox = Outbox::new(2, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.push(body(1), None, None).unwrap();
-        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Overflow));
-        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Closed));
-        match outbox.next(0, &mut Vec::new(), 10).await {
-            Next::Close(close) => assert_eq!(close.code, CloseCode::SLOW_CONSUMER),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[actix_rt::test]
-    async fn overflow_by_bytes_but_one_big_frame_always_fits() {
-        let outbox = Outbox::new(100, 10);
-        assert!(outbox.push(body(50), None, None).is_ok());
-        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Overflow));
-    }
-
-    #[actix_rt::test]
-    async fn close_waits_for_queued_frames() {
-        let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.close(Close::going_away());
-        assert_eq!(outbox.push(body(1), None, None), Err(PushError::Closed));
-        assert_eq!(seqs(&outbox, 0, 10).await, [1]);
-        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
-    }
-
-    #[actix_rt::test]
-    async fn held_publications_follow_the_recovered_ones_without_doubles() {
-        let outbox = Outbox::new(100, 10_000);
-        outbox.hold("t");
-        // Live publications 5 and 6 arrive while history (up to 5) is being read; another topic is not held.
-        outbox.push(Bytes::from("t5"), None, Some(("t", 5))).unwrap();
-        outbox.push(Bytes::from("u1"), None, Some(("u", 1))).unwrap();
-        outbox.push(Bytes::from("t6"), None, Some(("t", 6))).unwrap();
-        outbox.release(vec![Bytes::from("t4"), Bytes::from("t5")], 5).unwrap();
-        outbox.push(Bytes::from("t7"), None, Some(("t", 7))).unwrap();
-        let mut out = Vec::new();
-        assert_eq!(outbox.next(0, &mut out, 10).await, Next::Frames);
-        let bodies: Vec<_> = out.iter().map(|f| std::str::from_utf8(&f.body).unwrap().to_owned()).collect();
-        assert_eq!(bodies, ["u1", "t4", "t5", "t6", "t7"]);
-    }
-
-    #[actix_rt::test]
-    async fn held_publications_count_against_the_limits() {
-        let outbox = Outbox::new(2, 10_000);
-        outbox.hold("t");
-        outbox.push(Bytes::from("t1"), None, Some(("t", 1))).unwrap();
-        outbox.push(Bytes::from("t2"), None, Some(("t", 2))).unwrap();
-        assert_eq!(outbox.push(Bytes::from("t3"), None, Some(("t", 3))), Err(PushError::Overflow));
-        assert!(outbox.is_closing());
-    }
-
-    #[actix_rt::test]
-    async fn an_ended_session_cannot_be_taken_over_and_its_reader_is_closed() {
-        let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.end(Close::going_away());
-        assert_eq!(outbox.take_over(0), Err(ResumeGap));
-        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
-    }
-
-    #[actix_rt::test]
-    async fn a_closing_session_with_frames_left_can_still_be_taken_over_to_deliver_them() {
-        let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        outbox.close(Close::going_away());
-        let generation = outbox.take_over(0).unwrap();
-        assert_eq!(seqs(&outbox, generation, 10).await, [1]);
-        assert_eq!(outbox.next(generation, &mut Vec::new(), 10).await, Next::Close(Close::going_away()));
-        assert_eq!(outbox.take_over(1), Err(ResumeGap));
-    }
-
-    #[actix_rt::test]
-    async fn a_dropped_connection_ends_but_the_next_one_resumes() {
-        let outbox = Outbox::new(10, 1000);
-        outbox.push(body(1), None, None).unwrap();
-        assert!(outbox.drop_connection(0));
-        assert_eq!(outbox.next(0, &mut Vec::new(), 10).await, Next::Dropped);
-        let generation = outbox.take_over(0).unwrap();
-        assert_eq!(seqs(&outbox, generation, 10).await, [1]);
-        assert!(!outbox.drop_connection(0));
-    }
-
-    #[actix_rt::test]
-    async fn a_push_from_another_thread_wakes_the_reader() {
-        let outbox = std::sync::Arc::new(Outbox::new(10, 1000));
-        let pusher = outbox.clone();
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            pusher.push(body(3), None, None).unwrap();
-        });
-        assert_eq!(seqs(&outbox, 0, 10).await, [1]);
-        thread.join().unwrap();
-    }
-}
+#[path = "outbox_tests.rs"]
+mod tests;
