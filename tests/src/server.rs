@@ -35,6 +35,7 @@ impl TestServer {
             actix_rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || App::new().service(scope.clone()(&served)))
                     .workers(2)
+                    .tcp_nodelay(true)
                     .disable_signals()
                     .shutdown_timeout(1)
                     .bind(("127.0.0.1", 0))

@@ -16,6 +16,8 @@ async fn main() -> std::io::Result<()> {
     let app_hub = hub.clone();
     let server = HttpServer::new(move || App::new().configure(chat::configure(&app_hub, &secret)))
         .disable_signals()
+        // Real-time frames are small: without this, Nagle's algorithm holds them back.
+        .tcp_nodelay(true)
         .bind(&addr)?;
     // The bound address, not the requested one: with port 0 the OS picks (the browser tests use that).
     println!("chat listening on http://{}", server.addrs()[0]);

@@ -138,6 +138,7 @@ fn main() -> std::io::Result<()> {
                 .route("/control/sessions", web::get().to(sessions))
         })
         .workers(2)
+        .tcp_nodelay(true)
         .bind(addr)?;
         println!("listening on http://{}", server.addrs()[0]);
         server.run().await

@@ -98,6 +98,7 @@ async fn main() -> std::io::Result<()> {
             .service(endpoint.scope("/realtime", &hub))
     })
     .workers(2)
+    .tcp_nodelay(true)
     .bind(&addr)?;
     println!("listening on http://{}", server.addrs()[0]);
     server.run().await
