@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tidings::{
-    async_trait, AllowAnonymous, Authenticator, Context, Handler, Hub, HubBuilder, HubConfig, Joined, Payload, Refusal,
+    async_trait, AllowAnonymous, Authenticator, Context, Handler, Hub, HubBuilder, HubConfig, Joined, Refusal,
 };
 
 /// `news:*`: anyone may subscribe; only the server publishes.
@@ -16,18 +16,8 @@ impl Handler for News {
     type Reply = ();
 }
 
-/// `open:*`: clients may publish too.
-pub struct Open;
-
-#[async_trait]
-impl Handler for Open {
-    type Join = ();
-    type Message = ();
-    type Reply = ();
-    async fn publish(&self, _ctx: &Context, _data: Payload<'_>) -> Result<(), Refusal> {
-        Ok(())
-    }
-}
+/// `open:*`: anyone may subscribe and publish.
+pub use tidings::OpenTopic as Open;
 
 /// `secret:*`: nobody may subscribe.
 pub struct Secret;

@@ -106,6 +106,26 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// A handler for topics anyone may subscribe to and publish to (a public feed, a benchmark), with no checks of its
+/// own: the hub's authenticator, the credentials' topic patterns and the limits still apply.
+///
+/// ```
+/// use tidings_core::{AllowAnonymous, Hub, OpenTopic};
+/// let hub = Hub::builder().handler("news:*", OpenTopic).authenticator(AllowAnonymous).build().unwrap();
+/// # drop(hub);
+/// ```
+pub struct OpenTopic;
+
+#[async_trait]
+impl Handler for OpenTopic {
+    type Join = ();
+    type Message = ();
+    type Reply = ();
+    async fn publish(&self, _ctx: &Context, _data: Payload<'_>) -> Result<(), Refusal> {
+        Ok(())
+    }
+}
+
 /// A successful join: the member's presence metadata and an optional reply for the joining client.
 #[derive(Debug, Clone)]
 pub struct Joined<R> {

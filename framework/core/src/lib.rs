@@ -45,7 +45,7 @@ pub use broker::{
 pub use close::Close;
 pub use cluster::ForwardService;
 pub use config::HubConfig;
-pub use handler::{Context, Handler, Joined, Payload, Refusal};
+pub use handler::{Context, Handler, Joined, OpenTopic, Payload, Refusal};
 pub use hub::{Hub, HubBuilder, PublishError};
 pub use identity::{Identity, SessionId};
 pub use limits::{Limits, Rate};
