@@ -106,7 +106,6 @@ pub(crate) fn random_epoch() -> String {
 /// A [`Broker`] on Redis, for a hub that runs on several nodes. See the crate docs.
 pub struct RedisBroker {
     shared: Arc<Shared>,
-    client: redis::Client,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -136,14 +135,14 @@ impl RedisBroker {
             connected: AtomicBool::new(false),
         });
         let (ready, connected) = oneshot::channel();
-        let task = tokio::spawn(pubsub::run(shared.clone(), client.clone(), receiver, Some(ready)));
+        let task = tokio::spawn(pubsub::run(shared.clone(), client, receiver, Some(ready)));
         let _ = tokio::time::timeout(shared.config.command_timeout * 2, connected).await;
-        Ok(RedisBroker { shared, client, task })
+        Ok(RedisBroker { shared, task })
     }
 
     /// Presence on the same Redis server, for [`HubBuilder::presence`](tidings_core::HubBuilder::presence).
     pub fn presence(&self) -> RedisPresence {
-        RedisPresence::new(&self.shared, self.client.clone())
+        RedisPresence::new(&self.shared)
     }
 
     /// This node's id.

@@ -38,7 +38,7 @@ struct Inner {
 }
 
 impl RedisPresence {
-    pub(crate) fn new(shared: &Shared, _client: redis::Client) -> Self {
+    pub(crate) fn new(shared: &Shared) -> Self {
         let inner = Arc::new(Inner {
             conn: shared.conn.clone(),
             keys: shared.keys.clone(),

@@ -2,6 +2,13 @@
 
 use redis::Script;
 
+/// Lua that sets `now_ms` from Redis' own clock (`TIME`), so that nodes with skewed clocks agree on expiry times.
+macro_rules! now_ms_lua {
+    () => {
+        "local t = redis.call('TIME')\nlocal now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    };
+}
+
 /// Assigns the next offset, appends to the bounded history and publishes on the topic's channel, in one step:
 /// offsets are never skipped or doubled, and every node sees the topic's publications in offset order.
 ///
@@ -71,9 +78,10 @@ return 1
 /// Expiry times are on Redis' clock (`TIME`), so that nodes with skewed clocks agree.
 ///
 /// KEYS: members, expiry, join counter. ARGV: session, member JSON, TTL (ms), key TTL (s).
-const PRESENCE_ADD: &str = r#"
-local now = redis.call('TIME')
-local expiry = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+const PRESENCE_ADD: &str = concat!(
+    now_ms_lua!(),
+    "local expiry = now_ms + tonumber(ARGV[3])\n",
+    r#"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local seq
 if old then
@@ -86,22 +94,26 @@ redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
-"#;
+"#
+);
 
 /// Pushes a member's expiry forward, if it is still a member (one that left meanwhile is not brought back).
 ///
 /// KEYS: members, expiry. ARGV: session, TTL (ms), key TTL (s). Returns 0 when it is not a member.
-const PRESENCE_REFRESH: &str = r#"
+const PRESENCE_REFRESH: &str = concat!(
+    r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
-local now = redis.call('TIME')
-local expiry = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2])
-redis.call('ZADD', KEYS[2], expiry, ARGV[1])
+"#,
+    now_ms_lua!(),
+    "local expiry = now_ms + tonumber(ARGV[2])\n",
+    r#"redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
-"#;
+"#
+);
 
 /// Removes a member; returns its entry, or nil.
 ///
@@ -118,9 +130,10 @@ return old
 /// Drops the members whose expiry passed (their node stopped refreshing them), then lists the room.
 ///
 /// KEYS: members, expiry. Returns `{live entries, expired entries}`.
-const PRESENCE_LIST: &str = r#"
-local now = redis.call('TIME')
-local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+const PRESENCE_LIST: &str = concat!(
+    now_ms_lua!(),
+    r#"
+local cutoff = now_ms
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff)
 local expired = {}
 for _, session in ipairs(gone) do
@@ -134,7 +147,8 @@ if #gone > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
 end
 return {redis.call('HVALS', KEYS[1]), expired}
-"#;
+"#
+);
 
 /// The scripts, with their digests computed once.
 pub(crate) struct Scripts {
