@@ -138,6 +138,12 @@ impl Attachment {
         }
     }
 
+    /// Names the transport that carries the session now (a transport's [`Transport::name`](crate::Transport::name)),
+    /// for [`HubMetrics::connections`](crate::HubMetrics::connections). [`Hub::serve`] does this itself.
+    pub fn carried_by(&self, transport: &'static str) {
+        *self.session.transport.lock() = transport;
+    }
+
     /// A handle to pass the client's frames to the session.
     pub fn handle(&self) -> SessionHandle {
         SessionHandle(self.session.clone())
@@ -261,7 +267,7 @@ impl Hub {
         if self.is_shutting_down() {
             return Err(AttachError::ShuttingDown);
         }
-        let me = SessionRef::new(connect.identity, connect.peer, self.config());
+        let me = SessionRef::new(connect.identity, connect.peer, self.config(), self.inner.metrics.clone());
         let span = tracing::info_span!("session", id = %me.id, user = me.identity.user.as_deref());
         self.register(&me);
         let state = SessionState::new(self.clone(), me.clone());

@@ -20,6 +20,7 @@ use crate::config::HubConfig;
 use crate::handler::{ErasedHandler, Handler};
 use crate::identity::SessionId;
 use crate::limits::Counters;
+use crate::metrics::Metrics;
 use crate::presence::{MemoryPresence, Presence};
 use crate::router::{PatternError, Router};
 use crate::session::SessionRef;
@@ -48,8 +49,11 @@ pub(crate) struct HubInner {
     router: Router,
     broker: Arc<dyn Broker>,
     presence: Arc<dyn Presence>,
-    subscribers: Subscribers,
-    sessions: DashMap<SessionId, Arc<SessionRef>>,
+    pub(crate) subscribers: Subscribers,
+    pub(crate) sessions: DashMap<SessionId, Arc<SessionRef>>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Topics whose publications are conflated for lagging clients (see [`HubBuilder::conflate`]).
+    conflated: Router<()>,
     authenticator: SharedAuthenticator,
     counters: Counters,
     shutting_down: AtomicBool,
@@ -292,10 +296,14 @@ impl BrokerSink for HubSink {
         match delivery {
             Delivery::Publication(p) => {
                 let body = || encode::publication_body(&p.topic, &p.position, &p.data);
-                hub.subscribers.deliver(&p.topic, None, Some(p.position.offset), body);
+                let conflate = !hub.conflated.is_empty() && hub.conflated.route(&p.topic).is_some();
+                let delivered = hub.subscribers.deliver(&p.topic, None, Some(p.position.offset), conflate, body);
+                Metrics::add(&hub.metrics.publications, 1);
+                Metrics::add(&hub.metrics.messages_out, delivered as u64);
             }
             Delivery::Event { topic, body, exclude } => {
-                hub.subscribers.deliver(&topic, exclude.as_ref(), None, || body);
+                let delivered = hub.subscribers.deliver(&topic, exclude.as_ref(), None, false, || body);
+                Metrics::add(&hub.metrics.messages_out, delivered as u64);
             }
             Delivery::Reset { topic, reason } => {
                 let sessions = hub.subscribers.sessions(&topic);
@@ -343,6 +351,7 @@ impl BrokerSink for HubSink {
 pub struct HubBuilder {
     config: HubConfig,
     handlers: Vec<(String, Arc<dyn ErasedHandler>)>,
+    conflated: Vec<String>,
     broker: Option<Arc<dyn Broker>>,
     presence: Option<Arc<dyn Presence>>,
     authenticator: Option<SharedAuthenticator>,
@@ -353,6 +362,28 @@ impl HubBuilder {
     /// Only topics with a handler can be subscribed to, joined, messaged or published to by clients.
     pub fn handler(mut self, pattern: impl Into<String>, handler: impl Handler) -> Self {
         self.handlers.push((pattern.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Conflates the publications of topics matching `pattern` (a topic, or a prefix ending in `*`) for clients
+    /// that fall behind: a publication still waiting in a client's queue when a newer one of the same topic
+    /// arrives is replaced by it. A client that keeps up receives every publication; a slow one receives the
+    /// latest value of each topic instead of a growing backlog (and is never closed as a slow consumer because of
+    /// those topics). For topics whose publications each carry the whole current state: prices, positions,
+    /// gauges. Offsets of a conflated topic skip for such a client; its recovery from history is unchanged.
+    ///
+    /// ```
+    /// use tidings_core::{AllowAnonymous, Hub, OpenTopic};
+    /// let hub = Hub::builder()
+    ///     .handler("ticker:*", OpenTopic)
+    ///     .conflate("ticker:*")
+    ///     .authenticator(AllowAnonymous)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(hub);
+    /// ```
+    pub fn conflate(mut self, pattern: impl Into<String>) -> Self {
+        self.conflated.push(pattern.into());
         self
     }
 
@@ -387,8 +418,17 @@ impl HubBuilder {
         for (pattern, handler) in self.handlers {
             router.add(&pattern, handler)?;
         }
+        let mut conflated = Router::default();
+        for pattern in &self.conflated {
+            match conflated.add(pattern, ()) {
+                Ok(()) | Err(PatternError::Duplicate(_)) => {}
+                Err(invalid) => return Err(invalid),
+            }
+        }
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::default()));
         let inner = Arc::new(HubInner {
+            metrics: Arc::default(),
+            conflated,
             closed: ClosedSessions::new(self.config.resume_window),
             forward_services: DashMap::new(),
             interest: DashMap::new(),

@@ -27,6 +27,7 @@ mod handler;
 mod hub;
 mod identity;
 mod limits;
+mod metrics;
 mod presence;
 mod router;
 mod session;
@@ -49,25 +50,10 @@ pub use handler::{Context, Handler, Joined, OpenTopic, Payload, Refusal};
 pub use hub::{Hub, HubBuilder, PublishError};
 pub use identity::{Identity, SessionId};
 pub use limits::{Limits, Rate};
+pub use metrics::{HubMetrics, TopicSubscribers};
 pub use presence::{MemoryPresence, Presence};
 pub use router::PatternError;
 pub use session::{Next, PushError};
 pub use tidings_protocol as protocol;
 pub use tidings_protocol::{CloseCode, EncodedFrame, ErrorCode, Member, StreamPosition};
 pub use transport::{Transport, TransportError};
-
-#[cfg(test)]
-pub(crate) mod testkit_support {
-    use std::sync::Arc;
-
-    use crate::handler::Context;
-    use crate::session::SessionRef;
-    use crate::{Hub, Identity};
-
-    /// A handler context for unit tests that call handlers directly.
-    pub(crate) fn context(topic: &str) -> Context {
-        let hub = Hub::builder().build().unwrap();
-        let me = SessionRef::new(Identity::anonymous(), None, hub.config());
-        Context::new(hub, topic.into(), me, None::<Arc<serde_json::Value>>)
-    }
-}

@@ -5,14 +5,19 @@ use std::sync::Arc;
 
 use crate::handler::ErasedHandler;
 
-/// Handlers by pattern. A pattern is a topic name (exact match) or a prefix followed by `*` (`chat:*` matches
+/// Handlers (or per-topic options) by pattern. A pattern is a topic name (exact match) or a prefix followed by `*` (`chat:*` matches
 /// `chat:lobby`, `*` alone matches every topic). The most specific pattern wins: an exact name, then the longest
 /// prefix.
-#[derive(Default)]
-pub(crate) struct Router {
-    exact: HashMap<String, Arc<dyn ErasedHandler>>,
+pub(crate) struct Router<T = Arc<dyn ErasedHandler>> {
+    exact: HashMap<String, T>,
     /// Sorted longest prefix first.
-    prefixes: Vec<(String, Arc<dyn ErasedHandler>)>,
+    prefixes: Vec<(String, T)>,
+}
+
+impl<T> Default for Router<T> {
+    fn default() -> Self {
+        Router { exact: HashMap::new(), prefixes: Vec::new() }
+    }
 }
 
 /// Why a pattern was refused at registration.
@@ -31,8 +36,8 @@ pub enum PatternError {
     Duplicate(String),
 }
 
-impl Router {
-    pub(crate) fn add(&mut self, pattern: &str, handler: Arc<dyn ErasedHandler>) -> Result<(), PatternError> {
+impl<T> Router<T> {
+    pub(crate) fn add(&mut self, pattern: &str, handler: T) -> Result<(), PatternError> {
         let invalid = |reason: String| PatternError::Invalid { pattern: pattern.to_owned(), reason };
         match pattern.strip_suffix('*') {
             Some(prefix) => {
@@ -55,7 +60,12 @@ impl Router {
         Ok(())
     }
 
-    pub(crate) fn route(&self, topic: &str) -> Option<&Arc<dyn ErasedHandler>> {
+    /// Whether no pattern was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.prefixes.is_empty()
+    }
+
+    pub(crate) fn route(&self, topic: &str) -> Option<&T> {
         self.exact
             .get(topic)
             .or_else(|| self.prefixes.iter().find(|(prefix, _)| topic.starts_with(prefix.as_str())).map(|(_, h)| h))
@@ -65,60 +75,30 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::{Context, Refusal};
-    use async_trait::async_trait;
-    use serde_json::value::RawValue;
-    use serde_json::Value;
-
-    /// A handler that refuses everything with its own name, so routing is visible.
-    struct Named(&'static str);
-
-    #[async_trait]
-    impl ErasedHandler for Named {
-        async fn subscribe(&self, _: &Context) -> Result<(), Refusal> {
-            Err(Refusal::forbidden(self.0))
-        }
-        async fn join(&self, _: &Context, _: Option<&RawValue>) -> Result<(Option<Box<RawValue>>, Value), Refusal> {
-            unreachable!()
-        }
-        async fn message(&self, _: &Context, _: Option<&RawValue>) -> Result<Option<Box<RawValue>>, Refusal> {
-            unreachable!()
-        }
-        async fn publish(&self, _: &Context, _: &RawValue) -> Result<(), Refusal> {
-            unreachable!()
-        }
-        async fn leave(&self, _: &Context) {}
-        async fn disconnect(&self, _: &Context) {}
-    }
-
-    fn name_of(router: &Router, topic: &str) -> Option<String> {
-        let handler = router.route(topic)?;
-        let ctx = crate::testkit_support::context(topic);
-        let refusal = futures_util::FutureExt::now_or_never(handler.subscribe(&ctx)).unwrap().unwrap_err();
-        Some(refusal.message.into_owned())
-    }
 
     #[test]
     fn most_specific_pattern_wins() {
         let mut router = Router::default();
-        router.add("*", Arc::new(Named("all"))).unwrap();
-        router.add("chat:*", Arc::new(Named("chat"))).unwrap();
-        router.add("chat:vip:*", Arc::new(Named("vip"))).unwrap();
-        router.add("chat:lobby", Arc::new(Named("lobby"))).unwrap();
-        assert_eq!(name_of(&router, "chat:lobby").as_deref(), Some("lobby"));
-        assert_eq!(name_of(&router, "chat:vip:1").as_deref(), Some("vip"));
-        assert_eq!(name_of(&router, "chat:x").as_deref(), Some("chat"));
-        assert_eq!(name_of(&router, "news").as_deref(), Some("all"));
+        router.add("*", "all").unwrap();
+        router.add("chat:*", "chat").unwrap();
+        router.add("chat:vip:*", "vip").unwrap();
+        router.add("chat:lobby", "lobby").unwrap();
+        assert_eq!(router.route("chat:lobby"), Some(&"lobby"));
+        assert_eq!(router.route("chat:vip:1"), Some(&"vip"));
+        assert_eq!(router.route("chat:x"), Some(&"chat"));
+        assert_eq!(router.route("news"), Some(&"all"));
     }
 
     #[test]
     fn no_match_and_bad_patterns() {
         let mut router = Router::default();
-        router.add("chat:*", Arc::new(Named("chat"))).unwrap();
+        assert!(router.is_empty());
+        router.add("chat:*", "chat").unwrap();
+        assert!(!router.is_empty());
         assert!(router.route("chat").is_none());
         assert!(router.route("news").is_none());
-        assert!(matches!(router.add("a*b", Arc::new(Named("x"))), Err(PatternError::Invalid { .. })));
-        assert!(matches!(router.add("a b*", Arc::new(Named("x"))), Err(PatternError::Invalid { .. })));
-        assert_eq!(router.add("chat:*", Arc::new(Named("again"))), Err(PatternError::Duplicate("chat:*".into())));
+        assert!(matches!(router.add("a*b", "x"), Err(PatternError::Invalid { .. })));
+        assert!(matches!(router.add("a b*", "x"), Err(PatternError::Invalid { .. })));
+        assert_eq!(router.add("chat:*", "again"), Err(PatternError::Duplicate("chat:*".into())));
     }
 }

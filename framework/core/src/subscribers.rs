@@ -35,13 +35,15 @@ impl Subscribers {
     }
 
     /// Pushes a frame body to every local subscriber of `topic` but `exclude`. The body is built only if there is
-    /// at least one recipient, and once for all of them. `offset` is the publication's, when the body is one.
+    /// at least one recipient, and once for all of them. `offset` is the publication's, when the body is one;
+    /// `conflate` when it may replace the topic's previous publication in a lagging session's queue.
     /// Returns how many sessions it was queued for.
     pub(crate) fn deliver(
         &self,
         topic: &str,
         exclude: Option<&SessionId>,
         offset: Option<u64>,
+        conflate: bool,
         body: impl FnOnce() -> Bytes,
     ) -> usize {
         let Some(sessions) = self.topics.get(topic) else { return 0 };
@@ -51,7 +53,9 @@ impl Subscribers {
         let mut delivered = 0;
         for (id, session) in sessions.iter() {
             let publication = offset.map(|offset| (topic, offset));
-            if Some(id) != exclude && session.push_shared(body.clone(), Some(cache.clone()), publication).is_ok() {
+            if Some(id) != exclude
+                && session.push_shared(body.clone(), Some(cache.clone()), publication, conflate).is_ok()
+            {
                 delivered += 1;
             }
         }
@@ -61,6 +65,11 @@ impl Subscribers {
     /// The sessions of this node that receive `topic`.
     pub(crate) fn sessions(&self, topic: &str) -> Vec<Arc<SessionRef>> {
         self.topics.get(topic).map(|s| s.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Every topic with sessions of this node, and how many.
+    pub(crate) fn counts(&self) -> Vec<(String, usize)> {
+        self.topics.iter().map(|entry| (entry.key().to_string(), entry.value().len())).collect()
     }
 
     /// How many sessions of this node receive `topic`.

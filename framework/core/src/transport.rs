@@ -134,6 +134,7 @@ impl Hub {
             attachment.announce().await;
         }
         transport.attached(attachment.session_id(), attachment.resumed_from().unwrap_or(0));
+        attachment.carried_by(transport.name());
         let span = tracing::info_span!(
             "connection",
             session = %attachment.session_id(),
@@ -182,6 +183,9 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                 Next::Frames => {
                     if let Err(e) = write(transport, &batch, write_timeout).await {
                         tracing::debug!(error = %e, "send failed");
+                        if matches!(&e, TransportError::Close(c) if c.code == CloseCode::SLOW_CONSUMER) {
+                            crate::metrics::Metrics::add(&hub.inner.metrics.slow_consumer_drops, 1);
+                        }
                         return after_error(e, transport, write_timeout).await;
                     }
                     batch.clear();

@@ -35,7 +35,7 @@ pub(crate) enum Answer {
 }
 
 pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> HttpResponse {
-    let connect = match admit(&req, &endpoint.hub, "longpoll").await {
+    let connect = match admit(&req, &endpoint.hub, crate::TRANSPORT_NAME).await {
         Ok(connect) => connect,
         Err(refusal) => return refusal.response(),
     };
@@ -81,6 +81,7 @@ async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
         Err(AttachError::ShuttingDown) => return None,
     };
     tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
+    attachment.carried_by(crate::TRANSPORT_NAME);
     if attachment.resumed_from().is_none() {
         // A new session: its welcome is the whole answer; the next poll collects what follows.
         attachment.announce().await;

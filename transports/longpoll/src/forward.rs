@@ -41,6 +41,7 @@ pub(crate) fn serve(hub: &Hub, config: &LongPollConfig) {
             let Some(attachment) = hub.resume(&Connect::resuming(identity, Some(resume))) else {
                 return Ok(Bytes::from_static(b"G"));
             };
+            attachment.carried_by(crate::TRANSPORT_NAME);
             Ok(match wait_for_frames(&config, attachment).instrument(span).await {
                 Answer::Frames(frames) => {
                     let array = json_array(&frames);

@@ -21,6 +21,9 @@ use actix_web::{web, Resource};
 use tidings_core::Hub;
 use tidings_http::Cors;
 
+/// The transport's name in logs and metrics.
+pub(crate) const TRANSPORT_NAME: &str = "longpoll";
+
 /// Long-polling settings.
 #[derive(Debug, Clone)]
 pub struct LongPollConfig {

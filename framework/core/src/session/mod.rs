@@ -12,12 +12,13 @@ use tidings_protocol::encode::EncodingCache;
 use tidings_protocol::{ClientFrame, Request};
 
 pub(crate) use actor::{Detached, End, Inbound, Session};
-pub(crate) use outbox::Outbox;
 pub use outbox::{Next, PushError};
+pub(crate) use outbox::{Outbox, Queued};
 pub(crate) use requests::SessionState;
 
 use crate::close::Close;
 use crate::identity::{Identity, SessionId};
+use crate::metrics::Metrics;
 
 /// What the rest of the hub holds of a session: its id, identity and outbound queue. Shared by the actor, the
 /// topic subscriber sets and the connections attached to it.
@@ -34,6 +35,9 @@ pub(crate) struct SessionRef {
     rate: crate::limits::Rate,
     /// The session's actor, set once it has started.
     pub(crate) actor: OnceLock<actix::Addr<Session>>,
+    /// The name of the transport that carries (or last carried) the session, for the hub's metrics.
+    pub(crate) transport: parking_lot::Mutex<&'static str>,
+    metrics: Arc<Metrics>,
 }
 
 /// Where a client frame goes.
@@ -45,7 +49,12 @@ pub(crate) enum Routed {
 }
 
 impl SessionRef {
-    pub(crate) fn new(identity: Identity, peer: Option<std::net::IpAddr>, config: &crate::HubConfig) -> Arc<Self> {
+    pub(crate) fn new(
+        identity: Identity,
+        peer: Option<std::net::IpAddr>,
+        config: &crate::HubConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let rate = config.limits.messages_per_second.clone();
         Arc::new(SessionRef {
             id: SessionId::random(),
@@ -56,6 +65,8 @@ impl SessionRef {
             bucket: parking_lot::Mutex::new(crate::limits::Bucket::full(&rate)),
             rate,
             actor: OnceLock::new(),
+            transport: parking_lot::Mutex::new("unknown"),
+            metrics,
         })
     }
 
@@ -70,24 +81,43 @@ impl SessionRef {
     }
 
     /// Queues a frame body for this session; `cache` when the same body goes to other sessions too, and the
-    /// topic and offset when it is a publication.
+    /// topic and offset when it is a publication (`conflate`: one that may replace an older publication of the
+    /// same topic still waiting in the queue).
     pub(crate) fn push_shared(
         &self,
         body: Bytes,
         cache: Option<Arc<EncodingCache>>,
         publication: Option<(&str, u64)>,
+        conflate: bool,
     ) -> Result<(), PushError> {
-        let result = self.outbox.push(body, cache, publication);
-        if result == Err(PushError::Overflow) {
-            tracing::warn!(session = %self.id, "outbound queue overflowed; closing the session as a slow consumer");
-            self.end_if_detached();
+        match self.outbox.push(body, cache, publication, conflate) {
+            Ok(Queued::New) => Ok(()),
+            Ok(Queued::Replaced) => {
+                Metrics::add(&self.metrics.conflated, 1);
+                Ok(())
+            }
+            Err(PushError::Overflow) => {
+                self.slow_consumer("outbound queue overflowed");
+                Err(PushError::Overflow)
+            }
+            Err(e) => Err(e),
         }
-        result
     }
 
     /// Queues a frame body for this session only.
     pub(crate) fn push(&self, body: Bytes) -> Result<(), PushError> {
-        self.push_shared(body, None, None)
+        let result = self.push_shared(body, None, None, false);
+        if result.is_ok() {
+            Metrics::add(&self.metrics.messages_out, 1);
+        }
+        result
+    }
+
+    /// The session is closing as a slow consumer (its queue overflowed, or a write stalled).
+    pub(crate) fn slow_consumer(&self, why: &str) {
+        tracing::warn!(session = %self.id, why, "closing the session as a slow consumer");
+        Metrics::add(&self.metrics.slow_consumer_drops, 1);
+        self.end_if_detached();
     }
 
     /// Ends the session with `close`, after the frames already queued are sent.
@@ -100,8 +130,7 @@ impl SessionRef {
     /// a slow consumer when they overflow its queue.
     pub(crate) fn release(&self, recovered: Vec<Bytes>, last: u64) {
         if self.outbox.release(recovered, last) == Err(PushError::Overflow) {
-            tracing::warn!(session = %self.id, "recovered publications overflowed the queue; closing the session");
-            self.end_if_detached();
+            self.slow_consumer("recovered publications overflowed the queue");
         }
     }
 
@@ -127,6 +156,7 @@ impl SessionRef {
                 }
             }
         }
+        Metrics::add(&self.metrics.messages_in, 1);
         Routed::Request(Inbound(frame))
     }
 }

@@ -13,7 +13,7 @@
 //! requests. Each attached connection holds a *generation*;
 //! attaching a new one makes the old one's reads end, so that two connections never read the same session.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,6 +23,18 @@ use tidings_protocol::EncodedFrame;
 use tokio::sync::Notify;
 
 use crate::close::Close;
+
+/// Size of `State::latest` at which its stale entries are dropped.
+const LATEST_PRUNE_AT: usize = 256;
+
+/// How a push queued its frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Under a new sequence number.
+    New,
+    /// In place of an older publication of the same conflated topic that was not sent yet (under its number).
+    Replaced,
+}
 
 /// Why a push did not queue a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +103,9 @@ struct State {
     /// broker delivers live publications on another path than history reads, as Redis does) is dropped, not sent
     /// twice. An entry goes once a newer publication of its topic arrives.
     recovered: Vec<(Arc<str>, u64)>,
+    /// Conflated topics: the `seq` of each one's newest queued publication. While that frame is unsent, a newer
+    /// publication of the topic replaces it in place; once sent, the entry is stale and the next one is queued anew.
+    latest: HashMap<Arc<str>, u64>,
 }
 
 impl State {
@@ -135,6 +150,7 @@ impl Outbox {
                 ended: false,
                 hold: None,
                 recovered: Vec::new(),
+                latest: HashMap::new(),
             }),
             ready: Notify::new(),
             max_frames: max_frames.max(1),
@@ -144,6 +160,9 @@ impl Outbox {
 
     /// Queues a frame body under the next sequence number. `publication` names the topic and offset of a
     /// publication, which is held back instead while the session recovers that topic (see [`Outbox::hold`]).
+    /// With `conflate`, the publication replaces its topic's previous one if that is still waiting to be sent:
+    /// a client that keeps up gets every publication, one that lags gets the latest of each topic rather than a
+    /// growing backlog (its sequence numbers stay gap-free; the topic's offsets skip).
     ///
     /// On overflow the queue is emptied (a slow consumer will not catch up by being sent more) and the session is
     /// marked to close with 4000.
@@ -152,7 +171,8 @@ impl Outbox {
         body: Bytes,
         cache: Option<Arc<EncodingCache>>,
         publication: Option<(&str, u64)>,
-    ) -> Result<(), PushError> {
+        conflate: bool,
+    ) -> Result<Queued, PushError> {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Err(PushError::Closed);
@@ -160,7 +180,7 @@ impl Outbox {
         if let Some((topic, offset)) = publication {
             if let Some(i) = state.recovered.iter().position(|(t, _)| **t == *topic) {
                 if offset <= state.recovered[i].1 {
-                    return Ok(());
+                    return Ok(Queued::New);
                 }
                 state.recovered.swap_remove(i);
             }
@@ -172,16 +192,56 @@ impl Outbox {
                 // the session without bound.
                 if hold.frames.len() + unsent < self.max_frames {
                     hold.frames.push((offset, body, cache));
-                    return Ok(());
+                    return Ok(Queued::New);
                 }
                 self.overflow(&mut state);
                 return Err(PushError::Overflow);
             }
         }
-        self.enqueue(&mut state, body, cache)?;
+        let queued = match publication {
+            Some((topic, _)) if conflate => self.conflate(&mut state, topic, body, cache)?,
+            _ => {
+                self.enqueue(&mut state, body, cache)?;
+                Queued::New
+            }
+        };
         drop(state);
         self.ready.notify_one();
-        Ok(())
+        Ok(queued)
+    }
+
+    /// Replaces `topic`'s unsent publication with `body`, or queues `body` anew and remembers it as the topic's.
+    fn conflate(
+        &self,
+        state: &mut State,
+        topic: &str,
+        body: Bytes,
+        cache: Option<Arc<EncodingCache>>,
+    ) -> Result<Queued, PushError> {
+        if let Some(&seq) = state.latest.get(topic) {
+            if seq >= state.cursor {
+                let frame = &mut state.queue[(seq - state.acked - 1) as usize];
+                let old = std::mem::replace(&mut frame.body, body);
+                frame.cache = cache;
+                state.unsent_bytes = state.unsent_bytes - old.len() + frame.body.len();
+                return Ok(Queued::Replaced);
+            }
+        }
+        self.enqueue(state, body, cache)?;
+        let seq = state.next_seq - 1;
+        match state.latest.get_mut(topic) {
+            Some(latest) => *latest = seq,
+            None => {
+                // Entries of topics whose frames went out are stale: drop them before the map grows past what a
+                // session subscribes to at once, so that cycling through many topics costs nothing lasting.
+                if state.latest.len() >= LATEST_PRUNE_AT {
+                    let cursor = state.cursor;
+                    state.latest.retain(|_, seq| *seq >= cursor);
+                }
+                state.latest.insert(topic.into(), seq);
+            }
+        }
+        Ok(Queued::New)
     }
 
     fn enqueue(&self, state: &mut State, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<(), PushError> {
@@ -219,6 +279,7 @@ impl Outbox {
         state.sent_bytes = 0;
         state.acked = state.next_seq - 1;
         state.hold = None;
+        state.latest = HashMap::new();
         state.cursor = state.next_seq;
         state.close = Some(Close::slow_consumer());
         self.ready.notify_waiters();
