@@ -15,7 +15,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export async function startExample(name, { args = [], env = {}, profile = 'debug' } = {}) {
   const bin = path.join(root, 'target', profile, name);
   const child = spawn(bin, args, {
-    env: { ...process.env, CHAT_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', ...env },
+    env: {
+      ...process.env,
+      CHAT_ADDR: '127.0.0.1:0', TICKER_ADDR: '127.0.0.1:0', EDITOR_ADDR: '127.0.0.1:0', DASHBOARD_ADDR: '127.0.0.1:0',
+      RUST_LOG: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

@@ -23,13 +23,7 @@ async fn main() -> std::io::Result<()> {
     println!("chat listening on http://{}", server.addrs()[0]);
     let server = server.run();
 
-    // On Ctrl-C, close every WebSocket with 1001 ("going away": clients reconnect) before stopping the server.
-    let handle = server.handle();
-    actix_web::rt::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            hub.shutdown(Duration::from_secs(5)).await;
-            handle.stop(true).await;
-        }
-    });
+    // On Ctrl-C or SIGTERM, close every session with 1001 ("going away": clients reconnect) before stopping.
+    actix_web::rt::spawn(tidings::shutdown_on_signal(hub, server.handle(), Duration::from_secs(5)));
     server.await
 }

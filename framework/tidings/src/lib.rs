@@ -53,6 +53,8 @@
 //!
 //! Every scope also serves the browser build of the JavaScript client at `<prefix>/tidings.js`.
 
+mod shutdown;
+pub use shutdown::shutdown_on_signal;
 pub use tidings_core::*;
 #[cfg(any(feature = "sse", feature = "longpoll"))]
 pub use tidings_http as http;
