@@ -299,11 +299,14 @@ impl BrokerSink for HubSink {
                 let conflate = !hub.conflated.is_empty() && hub.conflated.route(&p.topic).is_some();
                 let delivered = hub.subscribers.deliver(&p.topic, None, Some(p.position.offset), conflate, body);
                 Metrics::add(&hub.metrics.publications, 1);
-                Metrics::add(&hub.metrics.messages_out, delivered as u64);
+                Metrics::add(&hub.metrics.messages_out, delivered.queued);
+                if delivered.replaced > 0 {
+                    Metrics::add(&hub.metrics.conflated, delivered.replaced);
+                }
             }
             Delivery::Event { topic, body, exclude } => {
                 let delivered = hub.subscribers.deliver(&topic, exclude.as_ref(), None, false, || body);
-                Metrics::add(&hub.metrics.messages_out, delivered as u64);
+                Metrics::add(&hub.metrics.messages_out, delivered.queued);
             }
             Delivery::Reset { topic, reason } => {
                 let sessions = hub.subscribers.sessions(&topic);
@@ -367,10 +370,12 @@ impl HubBuilder {
 
     /// Conflates the publications of topics matching `pattern` (a topic, or a prefix ending in `*`) for clients
     /// that fall behind: a publication still waiting in a client's queue when a newer one of the same topic
-    /// arrives is replaced by it. A client that keeps up receives every publication; a slow one receives the
-    /// latest value of each topic instead of a growing backlog (and is never closed as a slow consumer because of
-    /// those topics). For topics whose publications each carry the whole current state: prices, positions,
-    /// gauges. Offsets of a conflated topic skip for such a client; its recovery from history is unchanged.
+    /// arrives is replaced by it. A client whose queue is empty whenever a publication arrives receives every
+    /// one; a lagging one receives the latest value of each topic instead of a growing backlog (the number of
+    /// those publications never makes it a slow consumer; the byte limit still applies). For topics whose
+    /// publications each carry the whole current state: prices, positions, gauges. Offsets of a conflated topic
+    /// skip for such a client (and only increase); its recovery from history is unchanged. See
+    /// `docs/guide/topics.md`.
     ///
     /// ```
     /// use tidings_core::{AllowAnonymous, Hub, OpenTopic};

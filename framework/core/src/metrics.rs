@@ -1,5 +1,6 @@
 //! The hub's own metrics: counters kept on the hot paths with one relaxed atomic add each (per publication, not per
-//! delivery, on the fan-out path), and a snapshot for dashboards and exporters.
+//! delivery, on the fan-out path; per replacement when a lagging client's topic is conflated), and a snapshot for
+//! dashboards and exporters.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,15 +39,19 @@ pub struct HubMetrics {
     pub sessions: usize,
     /// Live sessions by the transport that carries (or last carried) each: `"websocket"`, `"sse"`, `"longpoll"`,
     /// or a custom transport's name. A long-polling client counts while its session lives, not only during a poll.
+    /// `"unknown"`: a custom transport that attaches sessions itself without
+    /// [`Attachment::carried_by`](crate::Attachment::carried_by).
     pub connections: BTreeMap<&'static str, usize>,
     /// Frames received from clients (requests and messages; acknowledgements are not counted).
     pub messages_in: u64,
-    /// Frames queued to clients: publications (one per recipient), replies, presence events.
+    /// Frames queued to clients: publications (one per recipient; a publication that replaced an unsent one counts
+    /// in `conflated` instead), replies, presence events. Publications recovered from history are not counted.
     pub messages_out: u64,
     /// Publications delivered to this node (made here, or on other nodes for topics this node has subscribers to).
     pub publications: u64,
-    /// Sessions closed because they fell too far behind (close code 4000): an overflowing queue or a stalled
-    /// write.
+    /// Sessions that fell too far behind (close code 4000), each counted once: closed because their queue
+    /// overflowed, or disconnected because their client accepted nothing within the write timeout while frames
+    /// were being sent (such a session may still resume).
     pub slow_consumer_drops: u64,
     /// Publications that replaced an older one of the same topic in a lagging client's queue (topics registered
     /// with [`HubBuilder::conflate`](crate::HubBuilder::conflate)).

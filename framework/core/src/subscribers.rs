@@ -8,7 +8,14 @@ use dashmap::DashMap;
 use tidings_protocol::encode::EncodingCache;
 
 use crate::identity::SessionId;
-use crate::session::SessionRef;
+use crate::session::{Queued, SessionRef};
+
+/// What one fan-out did: frames queued (or held for a recovering session), and unsent publications replaced.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Delivered {
+    pub(crate) queued: u64,
+    pub(crate) replaced: u64,
+}
 
 /// Sessions by topic. Fan-out holds the topic's shard read lock while it pushes into each session's outbox, which
 /// is a short lock and a `Notify` per recipient; it never waits on a session.
@@ -37,7 +44,6 @@ impl Subscribers {
     /// Pushes a frame body to every local subscriber of `topic` but `exclude`. The body is built only if there is
     /// at least one recipient, and once for all of them. `offset` is the publication's, when the body is one;
     /// `conflate` when it may replace the topic's previous publication in a lagging session's queue.
-    /// Returns how many sessions it was queued for.
     pub(crate) fn deliver(
         &self,
         topic: &str,
@@ -45,18 +51,21 @@ impl Subscribers {
         offset: Option<u64>,
         conflate: bool,
         body: impl FnOnce() -> Bytes,
-    ) -> usize {
-        let Some(sessions) = self.topics.get(topic) else { return 0 };
+    ) -> Delivered {
+        let mut delivered = Delivered::default();
+        let Some(sessions) = self.topics.get(topic) else { return delivered };
         let body = body();
         // One cache for every copy, so that a transport compresses (or otherwise re-encodes) the body once.
         let cache = Arc::new(EncodingCache::default());
-        let mut delivered = 0;
         for (id, session) in sessions.iter() {
+            if Some(id) == exclude {
+                continue;
+            }
             let publication = offset.map(|offset| (topic, offset));
-            if Some(id) != exclude
-                && session.push_shared(body.clone(), Some(cache.clone()), publication, conflate).is_ok()
-            {
-                delivered += 1;
+            match session.push_shared(body.clone(), Some(cache.clone()), publication, conflate) {
+                Ok(Queued::New | Queued::Held) => delivered.queued += 1,
+                Ok(Queued::Replaced) => delivered.replaced += 1,
+                Ok(Queued::Duplicate) | Err(_) => {}
             }
         }
         delivered

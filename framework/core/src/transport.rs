@@ -130,11 +130,11 @@ impl Hub {
                 return Some(close);
             }
         };
+        attachment.carried_by(transport.name());
         if attachment.resumed_from().is_none() {
             attachment.announce().await;
         }
         transport.attached(attachment.session_id(), attachment.resumed_from().unwrap_or(0));
-        attachment.carried_by(transport.name());
         let span = tracing::info_span!(
             "connection",
             session = %attachment.session_id(),
@@ -184,7 +184,7 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                     if let Err(e) = write(transport, &batch, write_timeout).await {
                         tracing::debug!(error = %e, "send failed");
                         if matches!(&e, TransportError::Close(c) if c.code == CloseCode::SLOW_CONSUMER) {
-                            crate::metrics::Metrics::add(&hub.inner.metrics.slow_consumer_drops, 1);
+                            session.0.count_slow_consumer();
                         }
                         return after_error(e, transport, write_timeout).await;
                     }

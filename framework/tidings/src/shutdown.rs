@@ -7,8 +7,10 @@ use tidings_core::Hub;
 
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM, then shuts down gracefully: every session is closed with
 /// 1001 "going away" (clients reconnect, to this server when it comes back or to another node) and given up to
-/// `timeout` to finish its close handshake, then the server stops. Start the server with
-/// `.disable_signals()` so that actix-web does not stop it first, and spawn this next to it:
+/// `timeout` to finish its close handshake, then the server stops. A second signal meanwhile stops the server at
+/// once. (Sessions whose client is away, waiting for it to resume, hold out to the end of `timeout`: their close
+/// is delivered if the client comes back in time.) Start the server with `.disable_signals()` so that actix-web
+/// does not stop it first, and spawn this next to it:
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -28,11 +30,20 @@ use tidings_core::Hub;
 pub async fn shutdown_on_signal(hub: Hub, server: ServerHandle, timeout: Duration) {
     stop_signal().await;
     tracing::info!("stop signal received: closing sessions, then stopping the server");
-    let left = hub.shutdown(timeout).await;
-    if left > 0 {
-        tracing::warn!(sessions = left, "sessions still open when the shutdown timeout ran out");
+    let graceful = async {
+        let left = hub.shutdown(timeout).await;
+        if left > 0 {
+            tracing::info!(sessions = left, "sessions still open when the shutdown timeout ran out");
+        }
+        server.stop(true).await;
+    };
+    tokio::select! {
+        () = graceful => {}
+        () = stop_signal() => {
+            tracing::warn!("second stop signal: stopping now");
+            server.stop(false).await;
+        }
     }
-    server.stop(true).await;
 }
 
 #[cfg(unix)]

@@ -38,6 +38,8 @@ pub(crate) struct SessionRef {
     /// The name of the transport that carries (or last carried) the session, for the hub's metrics.
     pub(crate) transport: parking_lot::Mutex<&'static str>,
     metrics: Arc<Metrics>,
+    /// Whether the session was counted as a slow consumer.
+    counted_slow: std::sync::atomic::AtomicBool,
 }
 
 /// Where a client frame goes.
@@ -67,6 +69,7 @@ impl SessionRef {
             actor: OnceLock::new(),
             transport: parking_lot::Mutex::new("unknown"),
             metrics,
+            counted_slow: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -89,35 +92,34 @@ impl SessionRef {
         cache: Option<Arc<EncodingCache>>,
         publication: Option<(&str, u64)>,
         conflate: bool,
-    ) -> Result<(), PushError> {
-        match self.outbox.push(body, cache, publication, conflate) {
-            Ok(Queued::New) => Ok(()),
-            Ok(Queued::Replaced) => {
-                Metrics::add(&self.metrics.conflated, 1);
-                Ok(())
-            }
-            Err(PushError::Overflow) => {
-                self.slow_consumer("outbound queue overflowed");
-                Err(PushError::Overflow)
-            }
-            Err(e) => Err(e),
+    ) -> Result<Queued, PushError> {
+        let pushed = self.outbox.push(body, cache, publication, conflate);
+        if pushed == Err(PushError::Overflow) {
+            self.slow_consumer("outbound queue overflowed");
         }
+        pushed
     }
 
     /// Queues a frame body for this session only.
     pub(crate) fn push(&self, body: Bytes) -> Result<(), PushError> {
-        let result = self.push_shared(body, None, None, false);
-        if result.is_ok() {
-            Metrics::add(&self.metrics.messages_out, 1);
-        }
-        result
+        self.push_shared(body, None, None, false)?;
+        Metrics::add(&self.metrics.messages_out, 1);
+        Ok(())
     }
 
-    /// The session is closing as a slow consumer (its queue overflowed, or a write stalled).
+    /// The session is closing as a slow consumer: its queue overflowed.
     pub(crate) fn slow_consumer(&self, why: &str) {
         tracing::warn!(session = %self.id, why, "closing the session as a slow consumer");
-        Metrics::add(&self.metrics.slow_consumer_drops, 1);
+        self.count_slow_consumer();
         self.end_if_detached();
+    }
+
+    /// Counts the session in `HubMetrics::slow_consumer_drops`, once whatever happens to it after (a stalled write
+    /// and then an overflow, say).
+    pub(crate) fn count_slow_consumer(&self) {
+        if !self.counted_slow.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            Metrics::add(&self.metrics.slow_consumer_drops, 1);
+        }
     }
 
     /// Ends the session with `close`, after the frames already queued are sent.

@@ -24,16 +24,20 @@ use tokio::sync::Notify;
 
 use crate::close::Close;
 
-/// Size of `State::latest` at which its stale entries are dropped.
+/// Smallest size of `State::latest` at which its stale entries are dropped.
 const LATEST_PRUNE_AT: usize = 256;
 
-/// How a push queued its frame.
+/// What a push did with its frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Queued {
-    /// Under a new sequence number.
+    /// Queued under a new sequence number.
     New,
-    /// In place of an older publication of the same conflated topic that was not sent yet (under its number).
+    /// Put in place of an older publication of the same conflated topic that was not sent yet (under its number).
     Replaced,
+    /// Held back while the session recovers the topic; queued after the recovered publications.
+    Held,
+    /// Dropped: the session already has this publication, from history.
+    Duplicate,
 }
 
 /// Why a push did not queue a frame.
@@ -106,6 +110,8 @@ struct State {
     /// Conflated topics: the `seq` of each one's newest queued publication. While that frame is unsent, a newer
     /// publication of the topic replaces it in place; once sent, the entry is stale and the next one is queued anew.
     latest: HashMap<Arc<str>, u64>,
+    /// The size of `latest` at which its stale entries are dropped next.
+    prune_latest_at: usize,
 }
 
 impl State {
@@ -151,6 +157,7 @@ impl Outbox {
                 hold: None,
                 recovered: Vec::new(),
                 latest: HashMap::new(),
+                prune_latest_at: LATEST_PRUNE_AT,
             }),
             ready: Notify::new(),
             max_frames: max_frames.max(1),
@@ -160,9 +167,10 @@ impl Outbox {
 
     /// Queues a frame body under the next sequence number. `publication` names the topic and offset of a
     /// publication, which is held back instead while the session recovers that topic (see [`Outbox::hold`]).
-    /// With `conflate`, the publication replaces its topic's previous one if that is still waiting to be sent:
-    /// a client that keeps up gets every publication, one that lags gets the latest of each topic rather than a
-    /// growing backlog (its sequence numbers stay gap-free; the topic's offsets skip).
+    /// With `conflate`, the publication replaces its topic's previous one if that is still waiting to be sent
+    /// (or held): a client whose queue is empty when each publication arrives gets every one, one that lags gets
+    /// the latest of each topic rather than a growing backlog (its sequence numbers stay gap-free; the topic's
+    /// offsets skip). A replacement still counts against the byte limit.
     ///
     /// On overflow the queue is emptied (a slow consumer will not catch up by being sent more) and the session is
     /// marked to close with 4000.
@@ -180,7 +188,7 @@ impl Outbox {
         if let Some((topic, offset)) = publication {
             if let Some(i) = state.recovered.iter().position(|(t, _)| **t == *topic) {
                 if offset <= state.recovered[i].1 {
-                    return Ok(Queued::New);
+                    return Ok(Queued::Duplicate);
                 }
                 state.recovered.swap_remove(i);
             }
@@ -188,11 +196,18 @@ impl Outbox {
         let unsent = state.unsent();
         if let (Some(hold), Some((topic, offset))) = (&mut state.hold, publication) {
             if *hold.topic == *topic {
+                // A conflated topic keeps only its newest held publication.
+                if conflate {
+                    if let Some(newest) = hold.frames.last_mut() {
+                        *newest = (offset, body, cache);
+                        return Ok(Queued::Replaced);
+                    }
+                }
                 // Held frames count against the limits too: a hot topic during a slow history read must not grow
                 // the session without bound.
                 if hold.frames.len() + unsent < self.max_frames {
                     hold.frames.push((offset, body, cache));
-                    return Ok(Queued::New);
+                    return Ok(Queued::Held);
                 }
                 self.overflow(&mut state);
                 return Err(PushError::Overflow);
@@ -220,10 +235,17 @@ impl Outbox {
     ) -> Result<Queued, PushError> {
         if let Some(&seq) = state.latest.get(topic) {
             if seq >= state.cursor {
-                let frame = &mut state.queue[(seq - state.acked - 1) as usize];
-                let old = std::mem::replace(&mut frame.body, body);
+                let index = (seq - state.acked - 1) as usize;
+                let old = state.queue[index].body.len();
+                if state.unsent_bytes - old + body.len() > self.max_bytes && state.unsent() > 1 {
+                    self.overflow(state);
+                    return Err(PushError::Overflow);
+                }
+                let frame = &mut state.queue[index];
+                debug_assert_eq!(frame.seq, Some(seq), "the latest map points at its topic's frame");
+                frame.body = body;
                 frame.cache = cache;
-                state.unsent_bytes = state.unsent_bytes - old.len() + frame.body.len();
+                state.unsent_bytes = state.unsent_bytes - old + frame.body.len();
                 return Ok(Queued::Replaced);
             }
         }
@@ -232,11 +254,12 @@ impl Outbox {
         match state.latest.get_mut(topic) {
             Some(latest) => *latest = seq,
             None => {
-                // Entries of topics whose frames went out are stale: drop them before the map grows past what a
-                // session subscribes to at once, so that cycling through many topics costs nothing lasting.
-                if state.latest.len() >= LATEST_PRUNE_AT {
+                // Entries of topics whose frames went out are stale: drop them once the map has doubled since the
+                // last time, so that cycling through many topics costs nothing lasting and pruning stays rare.
+                if state.latest.len() >= state.prune_latest_at {
                     let cursor = state.cursor;
                     state.latest.retain(|_, seq| *seq >= cursor);
+                    state.prune_latest_at = (state.latest.len() * 2).max(LATEST_PRUNE_AT);
                 }
                 state.latest.insert(topic.into(), seq);
             }
@@ -280,9 +303,17 @@ impl Outbox {
         state.acked = state.next_seq - 1;
         state.hold = None;
         state.latest = HashMap::new();
+        state.prune_latest_at = LATEST_PRUNE_AT;
         state.cursor = state.next_seq;
         state.close = Some(Close::slow_consumer());
         self.ready.notify_waiters();
+    }
+
+    /// The session starts receiving `topic` (again): a publication of it still unsent from an earlier
+    /// subscription must not be replaced by the new subscription's, which would then jump ahead of the
+    /// subscribe's reply and of the publications recovered for it.
+    pub(crate) fn forget_latest(&self, topic: &str) {
+        self.state.lock().latest.remove(topic);
     }
 
     /// Starts holding back `topic`'s publications, until [`Outbox::release`].

@@ -236,3 +236,37 @@ async fn a_replaced_frame_after_a_resume_goes_out_under_its_number() {
     assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", 2)), true), Ok(Queued::Replaced));
     assert_eq!(bodies(&outbox, generation).await, [(1, "t2".into())]);
 }
+
+#[actix_rt::test]
+async fn a_new_subscription_never_replaces_a_publication_of_the_previous_one() {
+    let outbox = Outbox::new(10, 1000);
+    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true).unwrap();
+    // Unsubscribed and subscribed again (its reply in between) while t1 was still unsent.
+    outbox.push(Bytes::from("reply"), None, None, false).unwrap();
+    outbox.forget_latest("t");
+    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", 2)), true), Ok(Queued::New));
+    assert_eq!(bodies(&outbox, 0).await, [(1, "t1".into()), (2, "reply".into()), (3, "t2".into())]);
+}
+
+#[actix_rt::test]
+async fn a_recovering_conflated_topic_holds_only_its_newest_publication() {
+    let outbox = Outbox::new(3, 1000);
+    outbox.hold("t");
+    assert_eq!(outbox.push(Bytes::from("t5"), None, Some(("t", 5)), true), Ok(Queued::Held));
+    for offset in 6..=100 {
+        assert_eq!(
+            outbox.push(Bytes::from(format!("t{offset}")), None, Some(("t", offset)), true),
+            Ok(Queued::Replaced)
+        );
+    }
+    outbox.release(vec![Bytes::from("t4")], 4).unwrap();
+    assert_eq!(bodies(&outbox, 0).await, [(1, "t4".into()), (2, "t100".into())]);
+}
+
+#[actix_rt::test]
+async fn a_replacement_still_counts_against_the_byte_limit() {
+    let outbox = Outbox::new(10, 10);
+    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true).unwrap();
+    outbox.push(Bytes::from("reply"), None, None, false).unwrap();
+    assert_eq!(outbox.push(body(9), None, Some(("t", 2)), true), Err(PushError::Overflow));
+}

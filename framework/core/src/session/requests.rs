@@ -175,6 +175,7 @@ impl SessionState {
     /// Becomes a local subscriber of `topic`; when the session will recover the topic from history, its live
     /// publications are held back from that moment until the recovered ones are queued.
     async fn start_receiving(&self, topic: &str, recovering: bool) -> Result<(), Refusal> {
+        self.me.outbox.forget_latest(topic);
         if recovering {
             self.me.outbox.hold(topic);
         }
