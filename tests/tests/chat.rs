@@ -109,3 +109,48 @@ async fn signing_in_sets_a_same_site_http_only_cookie_and_a_nickname_must_match_
     let refused = ann.join("chat:lobby", &json!({ "nick": "bob" })).await.map(|_| ()).unwrap_err();
     assert!(matches!(refused, tidings_client::Error::Refused { ref code, .. } if code == "forbidden"), "{refused:?}");
 }
+
+/// Two chat nodes on one Redis, sharing a token secret: people on either node are in the same rooms.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_on_redis_share_the_rooms() {
+    use tidings_redis::RedisBroker;
+    use tidings_tests::redis::{quick_config, RedisServer};
+
+    let redis = RedisServer::start();
+    let secret = chat::auth::Secret::shared(&[7; 32]).unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let broker = RedisBroker::connect(quick_config(&redis)).await.unwrap();
+        let hub = chat::hub_builder(&secret).presence(broker.presence()).broker(broker).build().unwrap();
+        let served = secret.clone();
+        nodes.push(TestServer::start_with(hub, move |hub| {
+            actix_web::web::scope("").configure(chat::configure(hub, &served))
+        }));
+    }
+    let ann = signed_in(&nodes[0], &secret, "ann").await;
+    let bob = signed_in(&nodes[1], &secret, "bob").await;
+    let mut ann_lobby = ann.join("chat:lobby", &json!({ "nick": "ann" })).await.unwrap();
+    let bob_lobby = bob.join("chat:lobby", &json!({ "nick": "bob" })).await.unwrap();
+    let nicks: Vec<_> = bob_lobby.presence().iter().map(|m| m.meta["nick"].clone()).collect();
+    assert_eq!(nicks, [json!("ann"), json!("bob")], "presence lists the members of both nodes");
+    // A nickname taken on one node is taken on the other.
+    let ann_again = signed_in(&nodes[1], &secret, "ann").await;
+    match ann_again.join("chat:lobby", &json!({ "nick": "ann" })).await {
+        Err(taken) => assert_eq!(taken.code(), Some("nick_taken")),
+        Ok(_) => panic!("a nickname taken on the other node was accepted"),
+    }
+
+    bob_lobby.send(&json!({ "text": "hello from node B" })).await.unwrap();
+    let said = timeout(Duration::from_secs(10), async {
+        loop {
+            match ann_lobby.next().await.unwrap() {
+                Event::Publication(p) => return p.data,
+                Event::MemberJoined(_) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the message crosses nodes");
+    assert_eq!((said["nick"].as_str(), said["text"].as_str()), (Some("bob"), Some("hello from node B")));
+}

@@ -24,6 +24,14 @@ impl Secret {
         Secret((0..4).flat_map(|_| rand::random::<u64>().to_le_bytes()).collect())
     }
 
+    /// A secret several nodes share, so that a token signed by one is accepted by all: at least 32 bytes.
+    pub fn shared(secret: &[u8]) -> Result<Self, String> {
+        if secret.len() < 32 {
+            return Err(format!("a shared secret is at least 32 bytes, not {}", secret.len()));
+        }
+        Ok(Secret(secret.to_vec()))
+    }
+
     /// The authenticator for tokens signed with this secret: HS256 only, from the `tidings_token` cookie (or an
     /// `Authorization` header, for non-browser clients).
     pub fn authenticator(&self) -> JwtAuthenticator {

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tidings::{async_trait, Context, ErrorCode, Handler, Hub, Joined, Refusal};
+use tidings::{async_trait, Context, ErrorCode, Handler, Hub, HubBuilder, Joined, Refusal};
 
 /// Longest nickname, in characters.
 pub const MAX_NICK: usize = 24;
@@ -104,13 +104,14 @@ pub fn check_nick(nick: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The chat's hub: signed-in clients only (tokens signed with `secret`).
+/// The chat's hub: signed-in clients only (tokens signed with `secret`), on this node alone.
 pub fn hub(secret: &auth::Secret) -> Hub {
-    Hub::builder()
-        .authenticator(secret.authenticator())
-        .handler("chat:*", ChatRoom)
-        .build()
-        .expect("the chat's topic pattern is valid")
+    hub_builder(secret).build().expect("the chat's topic pattern is valid")
+}
+
+/// The chat's hub, to be built: add a cluster broker and presence (Redis) to run several nodes.
+pub fn hub_builder(secret: &auth::Secret) -> HubBuilder {
+    Hub::builder().authenticator(secret.authenticator()).handler("chat:*", ChatRoom)
 }
 
 /// The page, the sign-in endpoint, and the realtime endpoints (and the JavaScript client) under `/realtime`.

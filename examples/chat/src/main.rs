@@ -1,8 +1,12 @@
 //! `cargo run -p chat`, then open http://127.0.0.1:8080 (set `CHAT_ADDR` to listen elsewhere).
+//!
+//! Several nodes: give each the same Redis (`REDIS_URL=redis://127.0.0.1:6379`) and the same token secret
+//! (`CHAT_SECRET`, 32 bytes or more), and its own `CHAT_ADDR`; people on any node share the rooms.
 
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
+use tidings_redis::{RedisBroker, RedisConfig};
 
 #[actix_web::main]
 #[expect(clippy::print_stdout, reason = "the listening address is the program's output, read by people and tests")]
@@ -11,8 +15,20 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let secret = chat::auth::Secret::random();
-    let hub = chat::hub(&secret);
+    let secret = match std::env::var("CHAT_SECRET") {
+        Ok(shared) => chat::auth::Secret::shared(shared.as_bytes()).map_err(std::io::Error::other)?,
+        Err(_) => chat::auth::Secret::random(),
+    };
+    let hub = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let broker = RedisBroker::connect(RedisConfig::new(url)).await.map_err(std::io::Error::other)?;
+            let presence = broker.presence();
+            tracing::info!(node = broker.node_id(), "rooms shared through Redis");
+            chat::hub_builder(&secret).broker(broker).presence(presence).build()
+        }
+        Err(_) => chat::hub_builder(&secret).build(),
+    }
+    .expect("the chat's topic pattern is valid");
     let app_hub = hub.clone();
     let server = HttpServer::new(move || App::new().configure(chat::configure(&app_hub, &secret)))
         .disable_signals()

@@ -1,12 +1,16 @@
 //! The documents: a yrs `Doc` per name, loaded from disk on first use and saved back when changed.
 //!
 //! A document is saved as its whole state (`<dir>/<name>.ydoc`, Yjs update encoding v1), written to a temporary
-//! file and renamed over the old one, so that a crash mid-write leaves the previous version, never half of one.
+//! file, flushed to disk and renamed over the old one, so that a crash mid-write leaves the previous version,
+//! never half of one.
+//!
+//! Limits: at most [`MAX_OPEN`] documents are open at once (they stay open, and in memory, until the server
+//! stops), and a document takes at most [`MAX_DOCUMENT_BYTES`] of updates.
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use yrs::updates::decoder::Decode;
@@ -15,6 +19,10 @@ use yrs::{Doc, GetString, ReadTxn, StateVector, Text, TextRef, Transact, Update}
 
 /// Longest document name.
 pub const MAX_NAME: usize = 64;
+/// Most documents open at once.
+pub const MAX_OPEN: usize = 1024;
+/// Most bytes of updates a document takes (its saved size grows by at most as much).
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why a document or an update was refused.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +33,12 @@ pub enum DocumentError {
     /// The bytes are not a Yjs update or state vector (v1 encoding).
     #[error("not a valid Yjs {0} (v1 encoding)")]
     Malformed(&'static str),
+    /// [`MAX_OPEN`] documents are open.
+    #[error("too many documents are open")]
+    TooMany,
+    /// The document reached [`MAX_DOCUMENT_BYTES`].
+    #[error("this document is full ({MAX_DOCUMENT_BYTES} bytes of edits)")]
+    Full,
     /// The saved file could not be read or is not a Yjs document.
     #[error("document {name:?} could not be loaded from {path}: {reason}")]
     Load {
@@ -42,13 +56,15 @@ pub struct Document {
     doc: Doc,
     text: TextRef,
     dirty: AtomicBool,
+    /// Bytes of updates taken so far (the saved state's size to start with): an upper bound of its size.
+    bytes: AtomicUsize,
 }
 
 impl Document {
     fn new() -> Self {
         let doc = Doc::new();
         let text = doc.get_or_insert_text("text");
-        Document { doc, text, dirty: AtomicBool::new(false) }
+        Document { doc, text, dirty: AtomicBool::new(false), bytes: AtomicUsize::new(0) }
     }
 
     /// What a client with state vector `client_sv` lacks (an update), and the server's state vector, so that the
@@ -61,6 +77,10 @@ impl Document {
 
     /// Applies a client's update (one it made, or one it had that the server lacked).
     pub fn apply(&self, update: &[u8]) -> Result<(), DocumentError> {
+        if self.bytes.fetch_add(update.len(), Ordering::AcqRel) + update.len() > MAX_DOCUMENT_BYTES {
+            self.bytes.fetch_sub(update.len(), Ordering::AcqRel);
+            return Err(DocumentError::Full);
+        }
         let update = Update::decode_v1(update).map_err(|_| DocumentError::Malformed("update"))?;
         self.doc.transact_mut().apply_update(update).map_err(|_| DocumentError::Malformed("update"))?;
         self.dirty.store(true, Ordering::Release);
@@ -90,6 +110,8 @@ impl Document {
 pub struct Documents {
     dir: PathBuf,
     open: Mutex<HashMap<String, Arc<Document>>>,
+    /// Held while saving: one save at a time, so that two never write the same file.
+    saving: Mutex<()>,
 }
 
 impl Documents {
@@ -97,7 +119,7 @@ impl Documents {
     pub fn in_dir(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Documents { dir, open: Mutex::new(HashMap::new()) })
+        Ok(Documents { dir, open: Mutex::new(HashMap::new()), saving: Mutex::new(()) })
     }
 
     /// The folder documents are saved in.
@@ -112,6 +134,9 @@ impl Documents {
         if let Some(document) = open.get(name) {
             return Ok(document.clone());
         }
+        if open.len() >= MAX_OPEN {
+            return Err(DocumentError::TooMany);
+        }
         let path = self.path_of(name);
         let document = Document::new();
         match std::fs::read(&path) {
@@ -121,6 +146,7 @@ impl Documents {
                     path: path.display().to_string(),
                     reason,
                 };
+                document.bytes.store(bytes.len(), Ordering::Release);
                 let update = Update::decode_v1(&bytes).map_err(|e| load(e.to_string()))?;
                 document.doc.transact_mut().apply_update(update).map_err(|e| load(e.to_string()))?;
             }
@@ -138,8 +164,11 @@ impl Documents {
         Ok(document)
     }
 
-    /// Writes every document changed since it was last saved; returns how many were written.
+    /// Writes every document changed since it was last saved; returns how many were written. A document that
+    /// could not be written stays marked as changed (the next call tries again); the first error is returned once
+    /// every other document was written.
     pub fn save_changed(&self) -> io::Result<usize> {
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
         let changed: Vec<_> = {
             let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             open.iter()
@@ -147,20 +176,26 @@ impl Documents {
                 .map(|(name, d)| (name.clone(), d.clone()))
                 .collect()
         };
+        let mut first_error = None;
+        let mut saved = 0;
         for (name, document) in &changed {
-            if let Err(e) = self.write(name, &document.encode()) {
-                // Saved again at the next round.
-                document.dirty.store(true, Ordering::Release);
-                return Err(io::Error::new(e.kind(), format!("saving document {name:?}: {e}")));
+            match self.write(name, &document.encode()) {
+                Ok(()) => saved += 1,
+                Err(e) => {
+                    document.dirty.store(true, Ordering::Release);
+                    first_error.get_or_insert(io::Error::new(e.kind(), format!("saving document {name:?}: {e}")));
+                }
             }
         }
-        Ok(changed.len())
+        first_error.map_or(Ok(saved), Err)
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let path = self.path_of(name);
         let temporary = path.with_extension("ydoc.tmp");
-        std::fs::write(&temporary, bytes)?;
+        let mut file = std::fs::File::create(&temporary)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
         std::fs::rename(&temporary, &path)
     }
 
@@ -227,6 +262,8 @@ mod tests {
         assert!(matches!(document.apply(b"\xff\xff\xff"), Err(DocumentError::Malformed("update"))));
         assert!(matches!(document.sync(b"\xff\xff\xff\xff"), Err(DocumentError::Malformed("state vector"))));
         assert_eq!(document.text(), "");
+        let huge = vec![0u8; MAX_DOCUMENT_BYTES + 1];
+        assert!(matches!(document.apply(&huge), Err(DocumentError::Full)));
 
         std::fs::write(dir.path().join("broken.ydoc"), b"\xff\xfe not yjs").unwrap();
         assert!(matches!(documents.get("broken"), Err(DocumentError::Load { .. })));

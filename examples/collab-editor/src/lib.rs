@@ -78,6 +78,7 @@ fn refusal(e: DocumentError) -> Refusal {
     match e {
         DocumentError::BadName => Refusal::new(ErrorCode::UNKNOWN_TOPIC, e.to_string()),
         DocumentError::Malformed(_) => Refusal::bad_payload(e.to_string()),
+        DocumentError::TooMany | DocumentError::Full => Refusal::new(ErrorCode::UNAVAILABLE, e.to_string()),
         DocumentError::Load { .. } => {
             tracing::error!(error = %e, "a saved document could not be loaded");
             Refusal::new(ErrorCode::UNAVAILABLE, "this document cannot be opened now")
@@ -100,7 +101,6 @@ impl Handler for EditorRoom {
     }
 
     async fn join(&self, ctx: &Context, member: Member) -> Result<Joined<Value>, Refusal> {
-        self.document(ctx)?;
         let name = member.name.trim();
         if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
             return Err(Refusal::bad_payload(format!("a name is 1 to {MAX_DISPLAY_NAME} printable characters")));
@@ -109,6 +109,8 @@ impl Handler for EditorRoom {
         if color.len() != 7 || !color.starts_with('#') || !color[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Refusal::bad_payload("a colour is #rrggbb"));
         }
+        // Opened only for a valid member: refused joins cost nothing.
+        self.document(ctx)?;
         Ok(Joined::new().meta(&Member { name: name.to_owned(), color: color.clone() }))
     }
 
@@ -231,7 +233,7 @@ mod tests {
         replica.transact_mut().apply_update(update).unwrap();
         assert_eq!(text.get_string(&replica.transact()), "hello");
 
-        // Broadcasts are publications of the room, so the sender gets its own too (and ignores it by `from`).
+        // Broadcasts are publications of the room, so the sender gets its own too (Yjs ignores what it has).
         assert_eq!(ann.expect_broadcast("doc:plan").await["from"], ann.session_id());
         bob.message("doc:plan", json!({ "type": "cursor", "anchor": "AQID", "head": "AQID" })).await.unwrap();
         let cursor = ann.expect_broadcast("doc:plan").await;

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tidings::{async_trait, AllowAnonymous, Context, Handler, Hub, OpenTopic, Refusal};
+use tidings::{async_trait, AllowAnonymous, Context, Handler, Hub, Joined, Refusal};
 
 use sampler::Sampler;
 
@@ -44,6 +44,10 @@ impl Handler for MetricsTopic {
     type Message = MetricsRequest;
     type Reply = Value;
 
+    async fn join(&self, _ctx: &Context, _params: ()) -> Result<Joined<Value>, Refusal> {
+        Err(no_room())
+    }
+
     async fn message(&self, _ctx: &Context, request: MetricsRequest) -> Result<Option<Value>, Refusal> {
         match request {
             MetricsRequest::History => Ok(Some(json!({ "snapshots": lock(&self.sampler).recent() }))),
@@ -51,12 +55,31 @@ impl Handler for MetricsTopic {
     }
 }
 
+/// The handler of `demo:*`: clients may subscribe, nothing else (publishing is refused by default).
+pub struct DemoFeed;
+
+#[async_trait]
+impl Handler for DemoFeed {
+    type Join = ();
+    type Message = ();
+    type Reply = ();
+
+    async fn join(&self, _ctx: &Context, _params: ()) -> Result<Joined<()>, Refusal> {
+        Err(no_room())
+    }
+}
+
+/// Feeds, not rooms: members joining and leaving would send every viewer presence events.
+fn no_room() -> Refusal {
+    Refusal::forbidden("subscribe to this feed; it has no room to join")
+}
+
 /// The dashboard's hub: anonymous clients of the page's own origin; `metrics:hub` and `demo:*`.
 pub fn hub(sampler: &SharedSampler) -> Hub {
     Hub::builder()
         .authenticator(AllowAnonymous)
         .handler(METRICS_TOPIC, MetricsTopic { sampler: sampler.clone() })
-        .handler("demo:*", OpenTopic)
+        .handler("demo:*", DemoFeed)
         .build()
         .expect("the dashboard's topic patterns are valid")
 }
@@ -66,7 +89,9 @@ pub async fn run_sampler(hub: Hub, sampler: SharedSampler, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     while !hub.is_shutting_down() {
         ticks.tick().await;
-        let snapshot = lock(&sampler).sample(hub.metrics(), hub.topics(), now_ms());
+        // Read before taking the lock: the readings walk every session and topic.
+        let (metrics, topics) = (hub.metrics(), hub.topics());
+        let snapshot = lock(&sampler).sample(metrics, topics, now_ms());
         if let Err(e) = hub.publish(METRICS_TOPIC, &snapshot).await {
             tracing::warn!(error = %e, "could not publish a metrics snapshot");
         }
@@ -137,6 +162,8 @@ mod tests {
         let topics = snapshot["topics"].as_array().unwrap();
         assert!(topics.iter().any(|t| t["topic"] == DEMO_TOPIC && t["subscribers"] == 1), "{topics:?}");
 
+        assert_eq!(reader.join(DEMO_TOPIC, ()).await.unwrap_err().code, "forbidden");
+        assert_eq!(reader.publish(DEMO_TOPIC, "spam").await.unwrap_err().code, "forbidden");
         let history = watcher.message(METRICS_TOPIC, json!({ "type": "history" })).await.unwrap();
         assert!(!history["snapshots"].as_array().unwrap().is_empty());
         task.abort();

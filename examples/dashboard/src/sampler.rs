@@ -69,7 +69,9 @@ impl Sampler {
             Some(before) if !elapsed.is_zero() => now.saturating_sub(before) as f64 / elapsed.as_secs_f64(),
             _ => 0.0,
         };
-        let elapsed = self.previous.as_ref().map_or(Duration::ZERO, |(_, at)| Duration::from_millis(time - at));
+        // Wall-clock time may step back (NTP): no rate for that interval rather than a nonsense one.
+        let elapsed =
+            self.previous.as_ref().map_or(Duration::ZERO, |(_, at)| Duration::from_millis(time.saturating_sub(*at)));
         let before = self.previous.as_ref().map(|(m, _)| m);
         let rates = Rates {
             messages_in: rate(metrics.messages_in, before.map(|m| m.messages_in), elapsed),
@@ -137,6 +139,8 @@ mod tests {
         let recent = sampler.recent();
         assert_eq!(recent.len(), KEEP);
         assert_eq!(recent[0].time, 4_000);
+        // The clock stepped back: no rate, no panic.
+        assert_eq!(sampler.sample(metrics(1_000_000, 2), Vec::new(), 1_000).rates.messages_out, 0.0);
     }
 
     #[test]

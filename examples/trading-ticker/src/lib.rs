@@ -14,7 +14,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tidings::websocket::{WebSocketConfig, WebSocketStats};
-use tidings::{async_trait, AllowAnonymous, Context, ErrorCode, Handler, Hub, Refusal};
+use tidings::{async_trait, AllowAnonymous, Context, ErrorCode, Handler, Hub, Joined, Refusal};
 
 use market::{Market, SYMBOLS};
 
@@ -57,6 +57,12 @@ impl Handler for Ticker {
 
     async fn subscribe(&self, ctx: &Context) -> Result<(), Refusal> {
         symbol_of(ctx.topic()).map(drop)
+    }
+
+    /// Symbols are feeds, not rooms: members joining and leaving would send every viewer presence events, which
+    /// are not conflated.
+    async fn join(&self, _ctx: &Context, _params: ()) -> Result<Joined<Value>, Refusal> {
+        Err(Refusal::forbidden("subscribe to a symbol; it has no room to join"))
     }
 
     async fn message(&self, ctx: &Context, request: TickerRequest) -> Result<Option<Value>, Refusal> {
@@ -159,6 +165,7 @@ mod tests {
         let mut client = TestClient::connect(&hub).await;
         client.subscribe("ticker:AAPL").await.unwrap();
         assert_eq!(client.subscribe("ticker:NOPE").await.unwrap_err().code, "unknown_topic");
+        assert_eq!(client.join("ticker:MSFT", ()).await.unwrap_err().code, "forbidden");
 
         let feed = actix_rt::spawn(run_feed(hub.clone(), market.clone()));
         let quote = client.expect_broadcast("ticker:AAPL").await;

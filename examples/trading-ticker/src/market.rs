@@ -177,7 +177,8 @@ impl Market {
         };
         let second = now_ms / 1000;
         match instrument.series.back_mut() {
-            Some((last, value)) if *last == second => *value = price,
+            // The same second (or the clock stepped back): the last point takes the price.
+            Some((last, value)) if *last >= second => *value = price,
             _ => {
                 instrument.series.push_back((second, price));
                 if instrument.series.len() > SERIES_SECONDS {

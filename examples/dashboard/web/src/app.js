@@ -61,11 +61,12 @@ const messagesChart = timeChart($('chart-messages'), {
 // Cards: the newest snapshot.
 function renderCards(s) {
   const connections = s.connections ?? {};
-  const attached = Object.values(connections).reduce((sum, n) => sum + num(n), 0);
-  const others = Object.keys(connections).filter((k) => !TRANSPORTS.some((t) => t.key === k));
+  const others = Object.keys(connections).filter((k) => !TRANSPORTS.some((t) => t.key === k) && num(connections[k]) > 0);
   $('v-sessions').textContent = count(s.sessions);
-  $('s-sessions').textContent = `${count(attached)} attached` +
-    (others.length ? ` (${others.map((k) => `${k} ${count(connections[k])}`).join(', ')})` : '');
+  // Sessions are counted by the transport that carries, or last carried, each (a detached one waits to resume).
+  $('s-sessions').textContent = others.length
+    ? others.map((k) => `${k} ${count(connections[k])}`).join(', ')
+    : 'by transport: see the cards';
   for (const t of TRANSPORTS) $(`v-${t.key}`).textContent = count(num(connections[t.key]));
   $('v-in').textContent = rate(s.rates?.messages_in);
   $('s-in').textContent = `${count(s.totals?.messages_in)} total`;
@@ -74,7 +75,7 @@ function renderCards(s) {
   $('v-publications').textContent = rate(s.rates?.publications);
   $('s-publications').textContent = `${count(s.totals?.publications)} total`;
   $('v-drops').textContent = count(s.totals?.slow_consumer_drops ?? 0);
-  $('s-drops').textContent = `${count(s.totals?.conflated ?? 0)} quotes conflated`;
+  $('s-drops').textContent = `${count(s.totals?.conflated ?? 0)} publications conflated`;
   $('card-drops').classList.toggle('alert', num(s.totals?.slow_consumer_drops) > 0);
   $('updated').textContent = `updated ${clock(s.time)}`;
 }
