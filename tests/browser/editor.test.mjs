@@ -106,6 +106,26 @@ test('another document is another text, over any transport', async () => {
   await eli.page.close();
 });
 
+test('a paste too large for one message is refused on the page, and editing goes on', async () => {
+  const fay = await open('t3', 'fay');
+  await typeAt(fay, 'end', 'small. ');
+  await fay.page.evaluate(() => {
+    const area = document.querySelector('#text');
+    area.value += 'x'.repeat(200000);
+    area.dispatchEvent(new Event('input'));
+  });
+  await fay.page.waitForFunction(() => !document.querySelector('#error').hidden
+    && document.querySelector('#error').textContent.includes('too large'), undefined, { timeout: 5000 });
+  assert.equal(await text(fay), 'small. ');
+  assert.equal(await shown(fay), 'small. ');
+  await typeAt(fay, 'end', 'still here.');
+  const gus = await open('t3', 'gus');
+  await converge([fay, gus], 'small. still here.');
+  assert.deepEqual(fay.errors, []);
+  await fay.page.close();
+  await gus.page.close();
+});
+
 test('each page shows the others in presence, and their carets', async () => {
   for (const person of [ann, bob, cid]) {
     await person.page.waitForFunction(

@@ -264,7 +264,13 @@ function renderCarets() {
 
 // ---- start ----
 
-bindTextarea(textarea, ytext);
+// One input's update must fit in one message (the server takes 512 KiB): 90,000 UTF-16 units are at most 270 KB
+// of UTF-8, 360 KB in base64, with room for Yjs' own bytes.
+const MAX_INSERT = 90000;
+bindTextarea(textarea, ytext, {
+  maxInsert: MAX_INSERT,
+  onTooLarge: () => showError(`That paste is too large to share at once (over ${MAX_INSERT.toLocaleString('en')} characters): paste it in parts.`),
+});
 doc.on('update', () => {
   renderSaved();
   scheduleCarets();

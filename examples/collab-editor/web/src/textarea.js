@@ -39,7 +39,9 @@ export function diff(before, after, caret = after.length) {
 /**
  * @param {HTMLTextAreaElement} textarea
  * @param {Y.Text} ytext
- * @param {{ onRemoteChange?: () => void }} hooks
+ * @param {{ onRemoteChange?: () => void, maxInsert?: number, onTooLarge?: () => void }} hooks
+ *   `maxInsert`: longest text one input may insert (a paste); a longer one is undone and `onTooLarge` called,
+ *   as its update would not fit in one message to the server.
  */
 export function bindTextarea(textarea, ytext, hooks = {}) {
   const doc = ytext.doc;
@@ -98,6 +100,13 @@ export function bindTextarea(textarea, ytext, hooks = {}) {
     const after = textarea.value;
     if (before === after) return;
     const change = diff(before, after, textarea.selectionEnd);
+    if (hooks.maxInsert !== undefined && change.insert.length > hooks.maxInsert) {
+      const caret = change.index;
+      textarea.value = before;
+      textarea.setSelectionRange(caret, caret);
+      hooks.onTooLarge?.();
+      return;
+    }
     doc.transact(() => {
       if (change.remove > 0) ytext.delete(change.index, change.remove);
       if (change.insert) ytext.insert(change.index, change.insert);
