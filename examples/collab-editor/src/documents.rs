@@ -4,8 +4,9 @@
 //! file, flushed to disk and renamed over the old one, so that a crash mid-write leaves the previous version,
 //! never half of one.
 //!
-//! Limits: at most [`MAX_OPEN`] documents are open at once (they stay open, and in memory, until the server
-//! stops), and a document takes at most [`MAX_DOCUMENT_BYTES`] of updates.
+//! A document with no member left is closed once all its changes are saved (see [`Documents::close_if_saved`]), and
+//! loaded again from its file when someone opens it. Limits: at most [`MAX_OPEN`] documents are open at once, and a
+//! document takes at most [`MAX_DOCUMENT_BYTES`] of updates.
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +40,9 @@ pub enum DocumentError {
     /// The document reached [`MAX_DOCUMENT_BYTES`].
     #[error("this document is full ({MAX_DOCUMENT_BYTES} bytes of edits)")]
     Full,
+    /// The document was closed meanwhile: open it again (from its file) and retry.
+    #[error("the document was closed")]
+    Closed,
     /// The saved file could not be read or is not a Yjs document.
     #[error("document {name:?} could not be loaded from {path}: {reason}")]
     Load {
@@ -56,6 +60,9 @@ pub struct Document {
     doc: Doc,
     text: TextRef,
     dirty: AtomicBool,
+    /// Set when the document is closed: held while an update is applied, so that an update never lands in a
+    /// closed copy (it is applied to the reopened one instead).
+    closed: Mutex<bool>,
     /// Bytes of updates taken so far (the saved state's size to start with): an upper bound of its size.
     bytes: AtomicUsize,
 }
@@ -64,7 +71,7 @@ impl Document {
     fn new() -> Self {
         let doc = Doc::new();
         let text = doc.get_or_insert_text("text");
-        Document { doc, text, dirty: AtomicBool::new(false), bytes: AtomicUsize::new(0) }
+        Document { doc, text, dirty: AtomicBool::new(false), closed: Mutex::new(false), bytes: AtomicUsize::new(0) }
     }
 
     /// What a client with state vector `client_sv` lacks (an update), and the server's state vector, so that the
@@ -77,6 +84,10 @@ impl Document {
 
     /// Applies a client's update (one it made, or one it had that the server lacked).
     pub fn apply(&self, update: &[u8]) -> Result<(), DocumentError> {
+        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        if *closed {
+            return Err(DocumentError::Closed);
+        }
         if self.bytes.fetch_add(update.len(), Ordering::AcqRel) + update.len() > MAX_DOCUMENT_BYTES {
             self.bytes.fetch_sub(update.len(), Ordering::AcqRel);
             return Err(DocumentError::Full);
@@ -190,6 +201,28 @@ impl Documents {
         first_error.map_or(Ok(saved), Err)
     }
 
+    /// The names of the open documents.
+    pub fn open_names(&self) -> Vec<String> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
+    /// Closes the document `name` (frees its memory) if every change to it is saved; it is loaded from its file
+    /// when next opened. True when it was closed. For documents that nobody has open.
+    pub fn close_if_saved(&self, name: &str) -> bool {
+        // No save in progress: one that took the changed flag has not necessarily written the file yet.
+        let _no_save = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(document) = open.get(name) else { return false };
+        let mut closed = document.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        if document.dirty.load(Ordering::Acquire) {
+            return false;
+        }
+        *closed = true;
+        drop(closed);
+        open.remove(name);
+        true
+    }
+
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let path = self.path_of(name);
         let temporary = path.with_extension("ydoc.tmp");
@@ -245,8 +278,22 @@ mod tests {
         assert_eq!(document.text(), client_text);
         assert!(document.text().contains("hello") && document.text().contains("world "));
 
+        assert!(!documents.close_if_saved("notes"), "changes not saved yet");
         assert_eq!(documents.save_changed().unwrap(), 1);
         assert_eq!(documents.save_changed().unwrap(), 0, "nothing changed since");
+
+        // Closed once saved: a late update to the closed copy is refused, and lands in the reopened one.
+        assert!(documents.close_if_saved("notes"));
+        assert!(documents.open_names().is_empty());
+        let late = replica("late ");
+        let late = late.transact().encode_state_as_update_v1(&StateVector::default());
+        assert!(matches!(document.apply(&late), Err(DocumentError::Closed)));
+        let reopened_here = documents.get("notes").unwrap();
+        assert_eq!(reopened_here.text(), client_text);
+        reopened_here.apply(&late).unwrap();
+        assert!(reopened_here.text().contains("late "));
+        documents.save_changed().unwrap();
+        let client_text = reopened_here.text();
         let reopened = Documents::in_dir(dir.path()).unwrap();
         assert_eq!(reopened.get("notes").unwrap().text(), client_text);
     }

@@ -78,7 +78,9 @@ fn refusal(e: DocumentError) -> Refusal {
     match e {
         DocumentError::BadName => Refusal::new(ErrorCode::UNKNOWN_TOPIC, e.to_string()),
         DocumentError::Malformed(_) => Refusal::bad_payload(e.to_string()),
-        DocumentError::TooMany | DocumentError::Full => Refusal::new(ErrorCode::UNAVAILABLE, e.to_string()),
+        DocumentError::TooMany | DocumentError::Full | DocumentError::Closed => {
+            Refusal::new(ErrorCode::UNAVAILABLE, e.to_string())
+        }
         DocumentError::Load { .. } => {
             tracing::error!(error = %e, "a saved document could not be loaded");
             Refusal::new(ErrorCode::UNAVAILABLE, "this document cannot be opened now")
@@ -125,7 +127,12 @@ impl Handler for EditorRoom {
                 Ok(Some(json!({ "update": BASE64.encode(update), "sv": BASE64.encode(sv) })))
             }
             EditorMessage::Update { update } => {
-                self.document(ctx)?.apply(&decode("update", &update)?).map_err(refusal)?;
+                let bytes = decode("update", &update)?;
+                // Closed between opening and applying (its last member left meanwhile): apply to the reopened copy.
+                match self.document(ctx)?.apply(&bytes) {
+                    Err(DocumentError::Closed) => self.document(ctx)?.apply(&bytes).map_err(refusal)?,
+                    applied => applied.map_err(refusal)?,
+                }
                 ctx.broadcast(&json!({ "type": "update", "update": update, "from": from })).await?;
                 Ok(None)
             }
@@ -159,10 +166,11 @@ pub fn hub(documents: &Arc<Documents>) -> Hub {
 }
 
 /// Saves changed documents every `every`, for as long as it runs (a write failure is logged and retried at the
-/// next round). The program saves once more after the server stopped.
-pub async fn run_saver(documents: Arc<Documents>, every: Duration) {
+/// next round), and every [`CLOSE_EVERY`] rounds closes the saved documents whose room is empty. The program saves
+/// once more after the server stopped.
+pub async fn run_saver(hub: Hub, documents: Arc<Documents>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
-    loop {
+    for round in 1u64.. {
         ticks.tick().await;
         let saving = documents.clone();
         match tokio::task::spawn_blocking(move || saving.save_changed()).await {
@@ -170,6 +178,27 @@ pub async fn run_saver(documents: Arc<Documents>, every: Duration) {
             Ok(Ok(saved)) => tracing::debug!(saved, "documents saved"),
             Ok(Err(e)) => tracing::error!(error = %e, "could not save documents; retrying"),
             Err(e) => tracing::error!(error = %e, "the saving task failed"),
+        }
+        if round % CLOSE_EVERY == 0 {
+            close_unused(&hub, &documents).await;
+        }
+    }
+}
+
+/// Saving rounds between two looks for documents nobody has open.
+pub const CLOSE_EVERY: u64 = 25;
+
+/// Closes the saved documents whose room has no member, so that memory follows the documents in use.
+pub async fn close_unused(hub: &Hub, documents: &Documents) {
+    for name in documents.open_names() {
+        match hub.presence_of(&format!("doc:{name}")).await {
+            Ok(members) if members.is_empty() => {
+                if documents.close_if_saved(&name) {
+                    tracing::debug!(document = name, "closed: nobody has it open");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(document = name, error = %e, "could not read a room's presence"),
         }
     }
 }
@@ -238,6 +267,32 @@ mod tests {
         bob.message("doc:plan", json!({ "type": "cursor", "anchor": "AQID", "head": "AQID" })).await.unwrap();
         let cursor = ann.expect_broadcast("doc:plan").await;
         assert_eq!((cursor["type"].as_str(), cursor["from"].as_str()), (Some("cursor"), Some(bob.session_id())));
+    }
+
+    #[actix_rt::test]
+    async fn a_document_nobody_has_open_is_closed_once_saved_and_reopened_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let documents = Arc::new(Documents::in_dir(dir.path()).unwrap());
+        let hub = hub(&documents);
+        let mut ann = TestClient::connect(&hub).await;
+        ann.join("doc:memo", json!({ "name": "ann", "color": "#e11d48" })).await.unwrap();
+        ann.message("doc:memo", json!({ "type": "update", "update": b64_update_inserting("kept") })).await.unwrap();
+
+        close_unused(&hub, &documents).await;
+        assert_eq!(documents.open_names(), ["memo"], "a member has it open");
+        ann.disconnect().await;
+        while hub.session_count() > 0 {
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        close_unused(&hub, &documents).await;
+        assert_eq!(documents.open_names(), ["memo"], "not saved yet");
+        documents.save_changed().unwrap();
+        close_unused(&hub, &documents).await;
+        assert!(documents.open_names().is_empty());
+
+        let mut bob = TestClient::connect(&hub).await;
+        bob.join("doc:memo", json!({ "name": "bob", "color": "#2563eb" })).await.unwrap();
+        assert_eq!(documents.get("memo").unwrap().text(), "kept");
     }
 
     #[actix_rt::test]

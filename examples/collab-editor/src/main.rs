@@ -24,7 +24,7 @@ async fn main() -> std::io::Result<()> {
         .bind(&addr)?;
     println!("collab-editor listening on http://{} (documents in {})", server.addrs()[0], data);
     let server = server.run();
-    let saver = collab_editor::run_saver(documents.clone(), Duration::from_millis(200));
+    let saver = collab_editor::run_saver(hub.clone(), documents.clone(), Duration::from_millis(200));
     let saver = actix_web::rt::spawn(saver);
 
     // On Ctrl-C or SIGTERM: close the sessions (clients reconnect to the next server) and stop; then save what
