@@ -24,6 +24,11 @@ pub fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
     any.then_some(value)
 }
 
+/// The session id in a `welcome` frame (`"session":"…"`), or an empty string when there is none.
+pub fn session_of(welcome: &str) -> &str {
+    welcome.split("\"session\":\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +43,7 @@ mod tests {
         let framed = format!("{{\"type\":\"pub\",\"seq\":7,\"topic\":\"open:b\",\"offset\":3,\"data\":{p}}}");
         assert_eq!(number_after(framed.as_bytes(), b"\"seq\":"), Some(7));
         assert_eq!(number_after(framed.as_bytes(), b"\"n\":"), Some(42));
+        assert_eq!(session_of(r#"{"type":"welcome","protocol":1,"session":"3f2a","resumed":false}"#), "3f2a");
+        assert_eq!(session_of("{}"), "");
     }
 }

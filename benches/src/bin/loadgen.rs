@@ -351,7 +351,7 @@ async fn read_sse(
                 .collect();
             if session.is_none() && data.starts_with(b"{\"type\":\"welcome\"") {
                 let text = String::from_utf8_lossy(&data);
-                let id = text.split("\"session\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+                let id = payload::session_of(&text);
                 session = Some(id.to_owned());
                 send(http, base, id, subscribe_frame()).await?;
             } else if is_reply(&data) {
@@ -386,8 +386,7 @@ async fn read_polls(
     tally: &mut Tally,
 ) -> Result<(), reqwest::Error> {
     let welcome = http.get(format!("{base}/poll?v=1")).send().await?.error_for_status()?.text().await?;
-    let session =
-        welcome.split("\"session\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned();
+    let session = payload::session_of(&welcome).to_owned();
     send(http, base, &session, subscribe_frame()).await?;
     let mut ack = 0;
     while !shared.stop.load(Ordering::Relaxed) {
