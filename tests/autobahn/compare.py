@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Compares an Autobahn (kosoku) report with the committed expected results.
 
-usage: compare.py REPORT_DIR EXPECTED_JSON [--update]
+usage: compare.py REPORT_DIR EXPECTED_JSON [--update] [PATTERN...]
 
 Every case's `behavior` and `behaviorClose` must equal the expected ones; a case missing on either side is a
-difference too. With --update, writes the report's results as the new expectations instead.
+difference too. PATTERNs (`12.2.*`, as given to the runner) restrict both sides to the cases the run selected.
+With --update, writes the report's results as the new expectations instead (merged into the file's other cases when
+PATTERNs restrict the run).
 """
+import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -24,17 +27,23 @@ def case_key(case: str):
 
 def main() -> int:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    if len(args) != 2:
+    if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    report_dir, expected_path = Path(args[0]), Path(args[1])
-    got = results(report_dir)
+    report_dir, expected_path, patterns = Path(args[0]), Path(args[1]), args[2:]
+
+    def selected(case: str) -> bool:
+        return not patterns or any(fnmatch.fnmatchcase(case, p) for p in patterns)
+
+    got = {case: r for case, r in results(report_dir).items() if selected(case)}
+    everything = json.loads(expected_path.read_text()) if expected_path.exists() else {}
     if "--update" in sys.argv:
-        ordered = {case: got[case] for case in sorted(got, key=case_key)}
+        merged = {case: r for case, r in everything.items() if not selected(case)} | got
+        ordered = {case: merged[case] for case in sorted(merged, key=case_key)}
         expected_path.write_text(json.dumps(ordered, indent=1) + "\n")
         print(f"wrote {len(got)} expected results to {expected_path}")
         return 0
-    expected = json.loads(expected_path.read_text())
+    expected = {case: r for case, r in everything.items() if selected(case)}
     differences = []
     for case in sorted(set(got) | set(expected), key=case_key):
         if got.get(case) != expected.get(case):

@@ -2,6 +2,7 @@
 //! that can do what a well-behaved client never would.
 
 pub mod auth;
+pub mod echo;
 pub mod handlers;
 pub mod http;
 pub mod proxy;

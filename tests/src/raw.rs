@@ -44,6 +44,24 @@ impl RawSocket {
     /// Sends an upgrade request with the standard headers plus `extra` (which replace standard ones of the same
     /// name), and returns the response's status line and head, and the socket.
     pub async fn handshake(addr: SocketAddr, path: &str, extra: &[(&str, &str)]) -> (String, RawSocket) {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        RawSocket::handshake_on(stream, path, extra).await
+    }
+
+    /// Opens a WebSocket to `path` over a socket whose kernel buffers are `buffer` bytes each way (the kernel
+    /// doubles it), so that a few kilobytes unread fill the connection: what a slow or busy client looks like.
+    pub async fn connect_small_buffers(addr: SocketAddr, path: &str, buffer: u32) -> RawSocket {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_send_buffer_size(buffer).expect("SO_SNDBUF");
+        socket.set_recv_buffer_size(buffer).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connect");
+        let (status, socket) = RawSocket::handshake_on(stream, path, &[]).await;
+        assert!(status.starts_with("HTTP/1.1 101"), "expected 101, got {status}");
+        socket
+    }
+
+    /// The handshake of [`RawSocket::handshake`] over a connected `stream`.
+    async fn handshake_on(mut stream: TcpStream, path: &str, extra: &[(&str, &str)]) -> (String, RawSocket) {
         let mut headers = vec![
             ("Host", "127.0.0.1"),
             ("Upgrade", "websocket"),
@@ -58,7 +76,6 @@ impl RawSocket {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
         stream.write_all(request.as_bytes()).await.expect("write handshake");
         let mut buf = BytesMut::new();
         let head_end = loop {

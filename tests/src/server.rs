@@ -28,6 +28,22 @@ impl TestServer {
     where
         F: Fn(&Hub) -> actix_web::Scope + Send + Clone + 'static,
     {
+        TestServer::start_on(hub, None, scope)
+    }
+
+    /// Like [`TestServer::start_with`], with the kernel buffers of every accepted socket set to `buffer` bytes
+    /// each way (they inherit the listener's), so that a few kilobytes fill a connection.
+    pub fn start_small_buffers<F>(hub: Hub, buffer: u32, scope: F) -> TestServer
+    where
+        F: Fn(&Hub) -> actix_web::Scope + Send + Clone + 'static,
+    {
+        TestServer::start_on(hub, Some(buffer), scope)
+    }
+
+    fn start_on<F>(hub: Hub, buffer: Option<u32>, scope: F) -> TestServer
+    where
+        F: Fn(&Hub) -> actix_web::Scope + Send + Clone + 'static,
+    {
         let (ready_tx, ready) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = hub.clone();
@@ -37,9 +53,12 @@ impl TestServer {
                     .workers(2)
                     .tcp_nodelay(true)
                     .disable_signals()
-                    .shutdown_timeout(1)
-                    .bind(("127.0.0.1", 0))
-                    .expect("bind a loopback port");
+                    .shutdown_timeout(1);
+                let server = match buffer {
+                    None => server.bind(("127.0.0.1", 0)),
+                    Some(buffer) => server.listen(small_buffer_listener(buffer)),
+                }
+                .expect("bind a loopback port");
                 ready_tx.send(server.addrs()[0]).expect("test is waiting");
                 let server = server.run();
                 let handle = server.handle();
@@ -73,4 +92,13 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
     }
+}
+
+/// A loopback listener whose accepted sockets get kernel buffers of `buffer` bytes each way.
+fn small_buffer_listener(buffer: u32) -> std::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(buffer).expect("SO_SNDBUF");
+    socket.set_recv_buffer_size(buffer).expect("SO_RCVBUF");
+    socket.bind(([127, 0, 0, 1], 0).into()).expect("bind a loopback port");
+    socket.listen(1024).expect("listen").into_std().expect("a std listener")
 }

@@ -5,11 +5,10 @@
 //! - `GET /stats` returns the compression counters (of both endpoints) as JSON;
 //! - `/realtime/ws` is a Tidings endpoint with an `echo:*` topic whose handler replies with what it is sent.
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use tidings::websocket::{upgrade, DeflateConfig, DeflateMode, Incoming, OpCode, WebSocketConfig};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tidings::websocket::{DeflateConfig, DeflateMode, WebSocketConfig};
 use tidings::{async_trait, Context, Handler, Hub, Refusal};
-
-const MAX_MESSAGE: usize = 64 << 20;
+use tidings_tests::echo::echo;
 
 struct Echo;
 
@@ -21,31 +20,6 @@ impl Handler for Echo {
     async fn message(&self, _ctx: &Context, message: serde_json::Value) -> Result<Option<serde_json::Value>, Refusal> {
         Ok(Some(message))
     }
-}
-
-async fn echo(req: HttpRequest, payload: web::Payload, config: web::Data<WebSocketConfig>) -> HttpResponse {
-    let (response, mut ws) = match upgrade(&req, payload, &config, MAX_MESSAGE) {
-        Ok(upgraded) => upgraded,
-        Err(refusal) => return refusal.response(),
-    };
-    actix_web::rt::spawn(async move {
-        loop {
-            let sent = match ws.recv().await {
-                Ok(Some(Incoming::Text(text))) => ws.send(OpCode::Text, &text).await,
-                Ok(Some(Incoming::Binary(data))) => ws.send(OpCode::Binary, &data).await,
-                Ok(None) => break,
-                Err(tidings::TransportError::Close(close)) => {
-                    ws.close(close).await;
-                    break;
-                }
-                Err(tidings::TransportError::Lost(_)) => break,
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-    });
-    response
 }
 
 async fn stats(config: web::Data<WebSocketConfig>) -> HttpResponse {

@@ -63,6 +63,11 @@ pub struct WebSocketConfig {
     pub idle_timeout: Duration,
     /// How long the server waits for the client's close frame after sending its own.
     pub close_timeout: Duration,
+    /// How many bytes of client frames a connection reads ahead while its writes wait for the client to read.
+    /// A client that writes a burst before it reads (while the server writes to it) then goes on; beyond this
+    /// much, the server stops reading until the client reads (and the hub's `write_timeout` ends a client that
+    /// never does). Default: 256 KiB.
+    pub read_ahead: usize,
 }
 
 impl Default for WebSocketConfig {
@@ -73,6 +78,7 @@ impl Default for WebSocketConfig {
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
             close_timeout: Duration::from_secs(3),
+            read_ahead: 256 * 1024,
         }
     }
 }

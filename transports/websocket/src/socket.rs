@@ -52,6 +52,11 @@ pub struct WebSocket<S> {
     /// A pong not yet handed to the output. Only the latest ping needs an answer (RFC 6455 section 5.5.3).
     pending_pong: Option<Bytes>,
     scratch: BytesMut,
+    /// How many bytes of client frames a send reads ahead while it waits for room in the output.
+    read_ahead: usize,
+    /// How the input ended, when it ended while a send was reading ahead: reported once the frames read before it
+    /// are decoded.
+    input_ended: Option<TransportError>,
 }
 
 impl<S, E> WebSocket<S>
@@ -88,6 +93,8 @@ where
             peer_closed: None,
             pending_pong: None,
             scratch: BytesMut::new(),
+            read_ahead: config.read_ahead,
+            input_ended: None,
         }
     }
 
@@ -184,8 +191,26 @@ where
         }
     }
 
+    /// Hands `bytes` to the output. While the output is full (the client is not reading what we send), keeps
+    /// reading what the client sends, up to `read_ahead` bytes: a client that writes a burst before it reads, while
+    /// we write to it, would otherwise wait for us to read while we wait for it to read, until a timeout ends the
+    /// connection. Cancel-safe: bytes read are kept in `read_buf` for `recv`.
     async fn write(&mut self, bytes: Bytes) -> Result<(), TransportError> {
-        self.output.send(bytes).await.map_err(|_| TransportError::Lost("response stream closed".into()))
+        let permit = loop {
+            let reading = self.input_ended.is_none() && self.read_buf.len() < self.read_ahead;
+            tokio::select! {
+                biased;
+                permit = self.output.reserve() => {
+                    break permit.map_err(|_| TransportError::Lost("response stream closed".into()))?;
+                }
+                chunk = self.input.next(), if reading => match chunk {
+                    Some(Ok(chunk)) => self.read_buf.extend_from_slice(&chunk),
+                    ended => self.input_ended = Some(input_end(ended)),
+                },
+            }
+        };
+        permit.send(bytes);
+        Ok(())
     }
 
     /// Ends the connection: sends the close frame and waits (up to the close timeout) for the client's.
@@ -201,6 +226,7 @@ where
                 match self.decoder.decode(&mut self.read_buf) {
                     Ok(Some(Message::Close(_))) | Err(_) => return,
                     Ok(Some(_)) => {}
+                    Ok(None) if self.input_ended.is_some() => return,
                     Ok(None) => match self.input.next().await {
                         Some(Ok(bytes)) => self.read_buf.extend_from_slice(&bytes),
                         _ => return,
@@ -255,14 +281,16 @@ where
     /// Reads more bytes from the client, or sends a ping when it is time (releasing idle compression state), or
     /// reports an idle client.
     async fn fill(&mut self) -> Result<(), TransportError> {
+        if let Some(ended) = &self.input_ended {
+            return Err(ended.clone());
+        }
         tokio::select! {
             chunk = self.input.next() => match chunk {
                 Some(Ok(bytes)) => {
                     self.read_buf.extend_from_slice(&bytes);
                     Ok(())
                 }
-                Some(Err(e)) => Err(TransportError::Lost(format!("read failed: {e}"))),
-                None => Err(TransportError::Lost("connection closed without a close frame".into())),
+                ended => Err(input_end(ended)),
             },
             _ = self.ping.tick() => {
                 if self.last_heard.elapsed() >= self.idle_timeout {
@@ -282,6 +310,14 @@ where
                 Ok(())
             }
         }
+    }
+}
+
+/// Why the input ended: a read error, or the end of the stream before a close frame.
+fn input_end<E: std::fmt::Display>(ended: Option<Result<Bytes, E>>) -> TransportError {
+    match ended {
+        Some(Err(e)) => TransportError::Lost(format!("read failed: {e}")),
+        _ => TransportError::Lost("connection closed without a close frame".into()),
     }
 }
 
