@@ -123,18 +123,22 @@ async fn a_good_token_connects_from_each_source_and_its_topics_bind_the_session(
 #[tokio::test(flavor = "multi_thread")]
 async fn expiry_and_refresh_follow_the_token() {
     let server = server();
-    let short = rs256(&with("exp", json!(now() + 1)), "rsa-private.pem");
+    // `now()` is in whole seconds: `exp` two seconds ahead is at least one second away, however late in its second
+    // the test starts (one second ahead could be a few milliseconds away, and the handshake refused).
+    let short = rs256(&with("exp", json!(now() + 2)), "rsa-private.pem");
     let bearer = format!("Bearer {short}");
-    let (_, mut ws) = RawSocket::handshake(server.addr, "/realtime/ws", &[("Authorization", &bearer)]).await;
+    let (head, mut ws) = RawSocket::handshake(server.addr, "/realtime/ws", &[("Authorization", &bearer)]).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     ws.next_json().await;
     // The JWT's own leeway keeps a token valid up to 30 s past `exp`; the session's close follows `exp` itself.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(ws.expect_close().await, 4003);
     // Past `exp` (if within the leeway) the token no longer opens a session either.
     let (head, _) = RawSocket::handshake(server.addr, "/realtime/ws", &[("Authorization", &bearer)]).await;
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
     let short = format!("Bearer {}", rs256(&with("exp", json!(now() + 2)), "rsa-private.pem"));
-    let (_, mut refreshed) = RawSocket::handshake(server.addr, "/realtime/ws", &[("Authorization", &short)]).await;
+    let (head, mut refreshed) = RawSocket::handshake(server.addr, "/realtime/ws", &[("Authorization", &short)]).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     refreshed.next_json().await;
     let fresh = rs256(&claims(), "rsa-private.pem");
     refreshed.send_text(&json!({ "type": "refresh", "id": 1, "token": fresh }).to_string()).await;

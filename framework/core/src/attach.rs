@@ -218,7 +218,7 @@ impl SessionHandle {
         match self.0.route(frame) {
             Routed::Acked if self.0.outbox.is_ended() => Err(SessionGone),
             Routed::Acked => Ok(()),
-            Routed::Request(inbound) => {
+            Routed::Request(frame) => {
                 let actor = self.0.actor.get().ok_or(SessionGone)?;
                 if self.0.outbox.is_ended() {
                     return Err(SessionGone);
@@ -227,12 +227,13 @@ impl SessionHandle {
                 if let Some(wait) = self.0.throttle() {
                     tokio::time::sleep(wait).await;
                 }
-                // Queued is enough; only a full mailbox makes the caller wait (until the session takes this one).
-                match actor.try_send(inbound) {
-                    Ok(()) => Ok(()),
-                    Err(actix::dev::SendError::Full(inbound)) => actor.send(inbound).await.map_err(|_| SessionGone),
-                    Err(actix::dev::SendError::Closed(_)) => Err(SessionGone),
+                // Queued is enough; only a full inbound queue makes the caller wait (for a place in it).
+                let inbound = self.0.queue(frame).await;
+                if !actor.connected() {
+                    return Err(SessionGone);
                 }
+                actor.do_send(inbound);
+                Ok(())
             }
         }
     }

@@ -24,8 +24,13 @@ pub struct HubConfig {
     /// reading from the client until the session catches up (while still sending to it).
     pub inbound_queue: usize,
     /// How long a write to a client may wait for the connection to take it. A client that accepts nothing for this
-    /// long is closed with 4000 (slow consumer) and its session freed.
+    /// long is closed with 4000 (slow consumer), which a client may resume: its session waits for it for
+    /// `resume_window`, keeping what was not delivered (up to the outbound queue's limits).
     pub write_timeout: std::time::Duration,
+    /// How long one call into a topic handler (`subscribe`, `join`, `message`, `publish`, `leave`, `disconnect`)
+    /// may take. A request whose handler takes longer is abandoned (the handler's future is dropped at its next
+    /// `.await`) and answered with the error `timeout`; the session's next requests go on.
+    pub handler_timeout: std::time::Duration,
     /// How long a session whose connection was lost waits for its client to resume it, on any transport, before it
     /// ends (leaving its rooms and topics).
     pub resume_window: std::time::Duration,
@@ -48,6 +53,7 @@ impl Default for HubConfig {
             max_history_page: 1000,
             inbound_queue: 32,
             write_timeout: std::time::Duration::from_secs(10),
+            handler_timeout: std::time::Duration::from_secs(10),
             resume_window: std::time::Duration::from_secs(120),
             limits: crate::Limits::default(),
             allowed_origins: Vec::new(),

@@ -173,7 +173,7 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
     }
     let max_message = hub.config().max_message_bytes;
     let mut batch = Vec::with_capacity(SEND_BATCH);
-    // A client frame waiting for room in the session's mailbox. While one waits, the loop reads nothing more from
+    // A client frame waiting for a place in the session's inbound queue. While one waits, the loop reads nothing more from
     // the client (backpressure) but goes on sending to it.
     // (Also while a client over its message rate waits for its next token: throttling by not reading.)
     let mut waiting: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
@@ -209,29 +209,29 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                 }
                 Ok(Some(frame)) => match session.0.route(frame) {
                     Routed::Acked => {}
-                    Routed::Request(inbound) => {
+                    Routed::Request(frame) => {
                         let actor = session.0.actor.get().expect("a session's actor is set when it is attached");
-                        if let Some(wait) = session.0.throttle() {
-                            let actor = actor.clone();
-                            waiting = Some(Box::pin(async move {
-                                tokio::time::sleep(wait).await;
-                                let _ = actor.send(inbound).await;
-                            }));
-                            continue;
+                        if !actor.connected() {
+                            // The session ended under this connection; its close is on the way, but do not wait
+                            // for it.
+                            let close = Close::going_away();
+                            return Outcome::End(Some(close_within(transport, close, write_timeout).await));
                         }
-                        match actor.try_send(inbound) {
-                            Ok(()) => {}
-                            Err(actix::dev::SendError::Full(frame)) => {
-                                let sent = actor.send(frame);
+                        let throttled = session.0.throttle();
+                        match session.0.try_queue(frame) {
+                            Ok(inbound) if throttled.is_none() => actor.do_send(inbound),
+                            queued => {
+                                let (actor, me) = (actor.clone(), session.0.clone());
                                 waiting = Some(Box::pin(async move {
-                                    let _ = sent.await;
+                                    if let Some(wait) = throttled {
+                                        tokio::time::sleep(wait).await;
+                                    }
+                                    let inbound = match queued {
+                                        Ok(inbound) => inbound,
+                                        Err(frame) => me.queue(frame).await,
+                                    };
+                                    actor.do_send(inbound);
                                 }));
-                            }
-                            Err(actix::dev::SendError::Closed(_)) => {
-                                // The session ended under this connection; its close is on the way, but do not
-                                // wait for it.
-                                let close = Close::going_away();
-                                return Outcome::End(Some(close_within(transport, close, write_timeout).await));
                             }
                         }
                     }

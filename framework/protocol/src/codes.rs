@@ -50,6 +50,11 @@ impl ErrorCode {
     pub const UNAVAILABLE: ErrorCode = ErrorCode::from_static("unavailable");
     /// The handler failed unexpectedly. The details are in the server's log, not in the frame.
     pub const INTERNAL: ErrorCode = ErrorCode::from_static("internal");
+    /// The handler did not answer within the server's deadline (`HubConfig::handler_timeout`); the request was
+    /// abandoned, and the session's next requests go on.
+    pub const TIMEOUT: ErrorCode = ErrorCode::from_static("timeout");
+    /// The session ended while the request was being handled; the request was abandoned.
+    pub const SESSION_ENDING: ErrorCode = ErrorCode::from_static("session_ending");
 
     /// A code known at compile time.
     pub const fn from_static(code: &'static str) -> Self {

@@ -1,17 +1,20 @@
 //! The session actor: request ordering and lifecycle.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, AtomicResponse, Handler, Message, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Handler, Message, WrapFuture};
 use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::requests::SessionState;
 use crate::close::Close;
 use tidings_protocol::CloseCode;
 
-/// A frame from the client, as the transport received it.
-pub(crate) struct Inbound(pub(crate) Bytes);
+/// A frame from the client, as the transport received it, with its place in the session's inbound queue (released
+/// once the frame is handled: see `SessionRef::inbound`).
+pub(crate) struct Inbound(pub(crate) Bytes, pub(crate) OwnedSemaphorePermit);
 
 impl Message for Inbound {
     type Result = ();
@@ -45,12 +48,21 @@ impl Message for Detached {
 
 /// One logical client.
 ///
-/// Requests are handled as atomic actor futures: the next client frame is not looked at until the previous one is
-/// answered, which gives handlers the per-session ordering they expect. Deliveries do not pass through the
-/// mailbox at all (see `Outbox`), so a slow handler delays only its own session's requests.
+/// Requests are handled one at a time, in the order they came: the next client frame is not looked at until the
+/// previous one is answered, which gives handlers the per-session ordering they expect. But a request is not an
+/// atomic actor future: while one runs, the session's control messages (its end, the loss of its connection, its
+/// timers) are handled at once, so a handler that never returns cannot pin its session; ending the session
+/// abandons the handler call in progress. Deliveries do not pass through the mailbox at all (see `Outbox`), so a
+/// slow handler delays only its own session's requests.
 pub(crate) struct Session {
     state: Rc<SessionState>,
     span: tracing::Span,
+    /// Requests waiting for the one in progress (bounded by the permits they carry).
+    requests: VecDeque<Inbound>,
+    /// A request is in progress.
+    busy: bool,
+    /// The session stops once the request in progress has unwound.
+    ending: bool,
     /// The pending end of the resume window, replaced at each lost connection (a long-poll session loses one per
     /// poll: its timers must not pile up).
     expiry: Option<actix::SpawnHandle>,
@@ -60,7 +72,51 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(state: SessionState, span: tracing::Span) -> Self {
-        Session { state: Rc::new(state), span, expiry: None, credentials: None }
+        Session {
+            state: Rc::new(state),
+            span,
+            requests: VecDeque::new(),
+            busy: false,
+            ending: false,
+            expiry: None,
+            credentials: None,
+        }
+    }
+
+    /// Starts the next waiting request, unless one is in progress.
+    fn next_request(&mut self, ctx: &mut actix::Context<Self>) {
+        if self.busy || self.ending {
+            return;
+        }
+        let Some(Inbound(frame, permit)) = self.requests.pop_front() else { return };
+        self.busy = true;
+        let state = self.state.clone();
+        let work = async move {
+            state.handle_frame(frame).await;
+            drop(permit);
+        }
+        .instrument(self.span.clone());
+        ctx.spawn(work.into_actor(self).map(|(), session, ctx| {
+            session.busy = false;
+            if session.ending {
+                actix::ActorContext::stop(ctx);
+            } else {
+                session.next_request(ctx);
+            }
+        }));
+    }
+
+    /// Ends the session: at once when no request is in progress; otherwise the handler call in progress is
+    /// abandoned and the session stops as soon as its request has unwound (so that the request's own undoing, of
+    /// a half-made join say, is not cut short).
+    fn end(&mut self, ctx: &mut actix::Context<Self>) {
+        self.requests.clear();
+        if self.busy {
+            self.ending = true;
+            self.state.interrupt();
+        } else {
+            actix::ActorContext::stop(ctx);
+        }
     }
 }
 
@@ -96,7 +152,6 @@ impl Actor for Session {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.state.hub.config().inbound_queue);
         self.watch_expiry(ctx);
         tracing::debug!(parent: &self.span, "session started");
     }
@@ -111,12 +166,13 @@ impl Actor for Session {
 }
 
 impl Handler<Inbound> for Session {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(&mut self, Inbound(frame): Inbound, _ctx: &mut Self::Context) -> Self::Result {
-        let state = self.state.clone();
-        let work = async move { state.handle_frame(frame).await }.instrument(self.span.clone());
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(|(), _, _| ())))
+    fn handle(&mut self, inbound: Inbound, ctx: &mut Self::Context) {
+        if !self.ending {
+            self.requests.push_back(inbound);
+            self.next_request(ctx);
+        }
     }
 }
 
@@ -125,7 +181,7 @@ impl Handler<End> for Session {
 
     fn handle(&mut self, End { generation }: End, ctx: &mut Self::Context) {
         if generation.is_none_or(|g| g == self.state.me.outbox.generation()) {
-            actix::ActorContext::stop(ctx);
+            self.end(ctx);
         }
     }
 }
@@ -139,7 +195,7 @@ impl Handler<Detached> for Session {
             return;
         }
         if outbox.is_closing() && !outbox.has_unsent() {
-            actix::ActorContext::stop(ctx);
+            self.end(ctx);
             return;
         }
         let window = self.state.hub.config().resume_window;
@@ -152,7 +208,7 @@ impl Handler<Detached> for Session {
             // Still the same lost connection: nobody resumed the session in time.
             if outbox.generation() == generation && !outbox.is_attached() {
                 tracing::info!(parent: &session.span, "resume window passed; ending the session");
-                actix::ActorContext::stop(ctx);
+                session.end(ctx);
             }
         }));
     }

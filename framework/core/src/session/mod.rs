@@ -40,14 +40,18 @@ pub(crate) struct SessionRef {
     metrics: Arc<Metrics>,
     /// Whether the session was counted as a slow consumer.
     counted_slow: std::sync::atomic::AtomicBool,
+    /// Places in the session's inbound queue (`HubConfig::inbound_queue`): a client frame takes one before it is
+    /// passed to the actor and gives it back once handled, so a transport waits (and stops reading from its client)
+    /// while the session is that far behind.
+    inbound: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where a client frame goes.
 pub(crate) enum Routed {
     /// It was an acknowledgement, applied at once: acks never wait behind a slow handler.
     Acked,
-    /// A request, for the actor to handle in order.
-    Request(Inbound),
+    /// A request, for the actor to handle in order (once it has a place in the inbound queue).
+    Request(Bytes),
 }
 
 impl SessionRef {
@@ -70,7 +74,22 @@ impl SessionRef {
             transport: parking_lot::Mutex::new("unknown"),
             metrics,
             counted_slow: std::sync::atomic::AtomicBool::new(false),
+            inbound: Arc::new(tokio::sync::Semaphore::new(config.inbound_queue.max(1))),
         })
+    }
+
+    /// A place in the inbound queue for a request, if one is free now.
+    pub(crate) fn try_queue(&self, frame: Bytes) -> Result<Inbound, Bytes> {
+        match self.inbound.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Inbound(frame, permit)),
+            Err(_) => Err(frame),
+        }
+    }
+
+    /// A place in the inbound queue for a request, once one is free.
+    pub(crate) async fn queue(&self, frame: Bytes) -> Inbound {
+        let permit = self.inbound.clone().acquire_owned().await.expect("the inbound semaphore is never closed");
+        Inbound(frame, permit)
     }
 
     /// Takes one of the session's message tokens: `Some(wait)` when the client is over its rate and its frame must
@@ -159,6 +178,6 @@ impl SessionRef {
             }
         }
         Metrics::add(&self.metrics.messages_in, 1);
-        Routed::Request(Inbound(frame))
+        Routed::Request(frame)
     }
 }

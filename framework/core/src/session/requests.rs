@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -26,17 +27,47 @@ struct Membership {
 
 type Outcome = Result<Option<Box<RawValue>>, Refusal>;
 
-/// The state a session's requests read and change. Lives on the session actor's thread; the actor's atomic
-/// request handling guarantees that no two requests touch it at once, so the `RefCell` borrows never collide.
+/// The state a session's requests read and change. Lives on the session actor's thread; the actor runs one
+/// request at a time (see `Session`), so no two requests touch it at once and the `RefCell` borrows never collide.
 pub(crate) struct SessionState {
     pub(crate) hub: Hub,
     pub(crate) me: Arc<SessionRef>,
     topics: RefCell<HashMap<Arc<str>, Membership>>,
+    /// Set when the session is ending: a handler call in progress is abandoned at once.
+    ending: tokio::sync::watch::Sender<bool>,
 }
 
 impl SessionState {
     pub(crate) fn new(hub: Hub, me: Arc<SessionRef>) -> Self {
-        SessionState { hub, me, topics: RefCell::default() }
+        SessionState { hub, me, topics: RefCell::default(), ending: tokio::sync::watch::Sender::new(false) }
+    }
+
+    /// The session is ending: abandon the handler call in progress (the request then finishes the framework's part
+    /// of its work, undoing what it must, and is answered `session_ending`).
+    pub(crate) fn interrupt(&self) {
+        self.ending.send_replace(true);
+    }
+
+    /// Runs one call into application code (a topic handler, the authenticator) for a request: within
+    /// `HubConfig::handler_timeout`, and no longer than the session lives.
+    async fn bounded<T>(&self, what: &'static str, topic: &str, call: impl Future<Output = T>) -> Result<T, Refusal> {
+        let mut ending = self.ending.subscribe();
+        tokio::select! {
+            out = self.deadline(what, topic, call) => out,
+            _ = ending.wait_for(|ending| *ending) => {
+                tracing::debug!(topic, call = what, "the session ended during a handler call; abandoning it");
+                Err(Refusal::new(ErrorCode::SESSION_ENDING, "the session ended while the request was handled"))
+            }
+        }
+    }
+
+    /// Runs one call into application code within `HubConfig::handler_timeout`.
+    async fn deadline<T>(&self, what: &'static str, topic: &str, call: impl Future<Output = T>) -> Result<T, Refusal> {
+        let limit = self.hub.config().handler_timeout;
+        tokio::time::timeout(limit, call).await.map_err(|_| {
+            tracing::warn!(topic, call = what, ?limit, "a handler did not answer within its deadline; abandoned");
+            Refusal::new(ErrorCode::TIMEOUT, format!("the {what} handler did not answer within {limit:?}"))
+        })
     }
 
     /// Decodes one client frame, handles it, and answers it: exactly one `reply` or `error` when it has an id.
@@ -113,10 +144,11 @@ impl SessionState {
 
     /// Checks fresh credentials and moves the session's expiry to theirs.
     async fn refresh(&self, token: &str) -> Outcome {
-        let identity = self.hub.authenticator().refresh(token).await.map_err(|refusal| {
-            tracing::info!(reason = %refusal.reason, "refused an in-band refresh");
-            Refusal::new(ErrorCode::UNAUTHORIZED, refusal.reason)
-        })?;
+        let identity =
+            self.bounded("refresh", "", self.hub.authenticator().refresh(token)).await?.map_err(|refusal| {
+                tracing::info!(reason = %refusal.reason, "refused an in-band refresh");
+                Refusal::new(ErrorCode::UNAUTHORIZED, refusal.reason)
+            })?;
         if identity.user != self.me.identity.user {
             tracing::warn!("refused an in-band refresh for another user");
             return Err(Refusal::new(ErrorCode::UNAUTHORIZED, "the credentials are another user's"));
@@ -152,7 +184,8 @@ impl SessionState {
             return Err(Refusal::new(ErrorCode::ALREADY_SUBSCRIBED, "already subscribed to this topic"));
         }
         self.check_room_for_one_more()?;
-        handler.subscribe(&self.context(topic)).await?;
+        let ctx = self.context(topic);
+        self.bounded("subscribe", topic, handler.subscribe(&ctx)).await??;
         self.start_receiving(topic, since.is_some()).await?;
         self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
         let answer = async {
@@ -214,7 +247,8 @@ impl SessionState {
         if !subscribed {
             self.check_room_for_one_more()?;
         }
-        let (handler_reply, meta) = handler.join(&self.context(topic), data).await?;
+        let ctx = self.context(topic);
+        let (handler_reply, meta) = self.bounded("join", topic, handler.join(&ctx, data)).await??;
         let member = Member { session: self.me.id.to_string(), user: self.me.identity.user.clone(), meta };
         self.hub.presence().add(topic, member.clone()).await.map_err(unavailable)?;
         let recovering = !subscribed && since.is_some();
@@ -266,7 +300,8 @@ impl SessionState {
         }
         let ctx = self.context(topic);
         self.end_membership(topic).await;
-        handler.leave(&ctx).await;
+        // The session has left either way; the handler's failure to hear of it is the server's to log.
+        let _ = self.bounded("leave", topic, handler.leave(&ctx)).await;
         Ok(None)
     }
 
@@ -275,19 +310,22 @@ impl SessionState {
         if !self.topics.borrow().contains_key(topic) {
             return Err(Refusal::new(ErrorCode::NOT_SUBSCRIBED, "join or subscribe to the topic before messaging it"));
         }
-        handler.message(&self.context(topic), data).await
+        let ctx = self.context(topic);
+        self.bounded("message", topic, handler.message(&ctx, data)).await?
     }
 
     async fn publish(&self, topic: &str, data: &RawValue) -> Outcome {
         let handler = self.route(topic)?;
-        handler.publish(&self.context(topic), data).await?;
+        let ctx = self.context(topic);
+        self.bounded("publish", topic, handler.publish(&ctx, data)).await??;
         let position = self.hub.publish_raw(topic, data.to_owned().into()).await.map_err(Refusal::from)?;
         reply(&Published { position })
     }
 
     async fn history(&self, topic: &str, since: Option<&StreamPosition>, limit: Option<u32>) -> Outcome {
         let handler = self.route(topic)?;
-        handler.subscribe(&self.context(topic)).await?;
+        let ctx = self.context(topic);
+        self.bounded("subscribe", topic, handler.subscribe(&ctx)).await??;
         let max = self.hub.config().max_history_page;
         let limit = limit.map_or(max, |l| (l as usize).min(max));
         let page = self.hub.broker().history(topic, since, limit).await.map_err(unavailable)?;
@@ -328,7 +366,9 @@ impl SessionState {
             let ctx = self.context(&topic);
             self.end_membership(&topic).await;
             if let Some(handler) = self.hub.route(&topic) {
-                if AssertUnwindSafe(handler.disconnect(&ctx)).catch_unwind().await.is_err() {
+                let told =
+                    self.deadline("disconnect", &topic, AssertUnwindSafe(handler.disconnect(&ctx)).catch_unwind());
+                if let Ok(Err(_)) = told.await {
                     tracing::error!(topic = &*topic, "a topic handler panicked in disconnect");
                 }
             }
