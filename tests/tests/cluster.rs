@@ -199,6 +199,16 @@ async fn a_long_polling_client_alternating_between_nodes_gets_every_message_once
     // A bad send through B gets A's answer.
     let malformed = request(b.addr, "POST", &format!("/realtime/send?session={session}"), &[], "[{").await;
     assert_eq!(malformed.status, 400, "{malformed:?}");
+    // A body over the limit, through B, ends the session on A as an oversized message would.
+    let frame = json!({"type":"ack","seq":0,"pad":"x".repeat(1000)});
+    let body = Value::Array(vec![frame; 1100]).to_string();
+    let too_big = request(b.addr, "POST", &format!("/realtime/send?session={session}"), &[], &body).await;
+    assert_eq!(too_big.status, 413, "{too_big:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while a.hub.session_count() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the session on A did not end");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

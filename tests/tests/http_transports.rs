@@ -56,6 +56,24 @@ async fn long_polling_delivers_acknowledges_and_replays_a_lost_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_long_poll_batch_holds_at_most_max_batch_frames() {
+    let server = TestServer::start(demo_hub(HubConfig::default()));
+    let session = new_poll_session(&server).await;
+    assert_eq!(post(&server, &session, json!([{"type":"subscribe","id":1,"topic":"news:a"}])).await, 204);
+    for n in 0..300 {
+        server.hub.publish("news:a", &n).await.unwrap();
+    }
+    let (mut ack, mut sizes) = (0, Vec::new());
+    while ack < 301 {
+        let batch = poll(&server, &format!("session={session}&ack={ack}")).await;
+        let batch = batch.as_array().unwrap();
+        sizes.push(batch.len());
+        ack = batch.last().and_then(|f| f["seq"].as_u64()).unwrap();
+    }
+    assert_eq!(sizes, [256, 45], "the reply and 300 publications, in batches of at most 256");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_poll_with_nothing_to_send_answers_empty_after_the_hold() {
     let hold = tidings::longpoll::LongPollConfig { hold: Duration::from_millis(200), ..Default::default() };
     let server = TestServer::start_with(demo_hub(HubConfig::default()), move |hub| {
@@ -157,6 +175,27 @@ async fn an_abandoned_sse_stream_and_a_vanished_poller_leave_nothing_behind() {
     sessions_reach(&server, 0, Duration::from_secs(10)).await;
     assert_eq!(server.hub.subscriber_count("news:flood"), 0);
     drop(stream);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_over_the_body_limit_is_refused_with_cors_headers_and_ends_the_session() {
+    let config = HubConfig { allowed_origins: vec!["http://app.example".into()], ..Default::default() };
+    let server = TestServer::start(demo_hub(config));
+    let origin = [("Origin", "http://app.example")];
+    let mut stream = EventStream::open(server.addr, "/realtime/sse", &origin).await;
+    let welcome: Value = serde_json::from_str(&stream.next().await.data).unwrap();
+    let session = welcome["session"].as_str().unwrap().to_owned();
+    // Small frames, each within the message limit, that together pass the body limit (16 x 64 KiB).
+    let frame = json!({"type":"message","topic":"open:a","data":"x".repeat(1000)});
+    let body = Value::Array(vec![frame; 1100]).to_string();
+    assert!(body.len() > 16 * 64 * 1024);
+    let path = format!("/realtime/send?session={session}");
+    let response = request(server.addr, "POST", &path, &origin, &body).await;
+    assert_eq!(response.status, 413, "{response:?}");
+    assert_eq!(response.header("access-control-allow-origin"), Some("http://app.example"));
+    let close: Value = serde_json::from_str(&stream.next().await.data).unwrap();
+    assert_eq!((close["type"].as_str(), close["code"].as_u64()), (Some("close"), Some(1009)), "{close}");
+    sessions_reach(&server, 0, Duration::from_secs(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -63,7 +63,8 @@ use crate::session::{PushError, SessionRef};
 pub trait Handler: Send + Sync + 'static {
     /// Parameters of a `join` (decoded from `null` when the client sends none, so `()` accepts that).
     type Join: DeserializeOwned + Send;
-    /// A client message (`message` frames).
+    /// A client message (`message` frames). A type with no data (`()`, a unit struct) takes a message whatever its
+    /// `data` (a topic that takes no client messages answers `unsupported` either way).
     type Message: DeserializeOwned + Send;
     /// What replies carry.
     type Reply: Serialize + Send + Sync;
@@ -286,6 +287,11 @@ fn decode<T: DeserializeOwned>(data: Option<&RawValue>) -> Result<T, Refusal> {
     serde_json::from_str(data.map_or("null", RawValue::get)).map_err(|e| Refusal::bad_payload(e.to_string()))
 }
 
+/// Whether `T` has no data: a zero-sized type that decodes from `null` (`()`, a unit struct).
+fn carries_no_data<T: DeserializeOwned>() -> bool {
+    std::mem::size_of::<T>() == 0 && serde_json::from_str::<T>("null").is_ok()
+}
+
 fn encode<T: Serialize>(value: Option<T>) -> Result<Option<Box<RawValue>>, Refusal> {
     value
         .map(|v| serde_json::value::to_raw_value(&v))
@@ -305,7 +311,15 @@ impl<H: Handler> ErasedHandler for H {
     }
 
     async fn message(&self, ctx: &Context, data: Option<&RawValue>) -> Result<Option<Box<RawValue>>, Refusal> {
-        encode(Handler::message(self, ctx, decode(data)?).await?)
+        let message = match decode(data) {
+            Ok(message) => message,
+            // A message type that carries no data (`()`, as for topics that take no client messages) answers
+            // `data` as it answers no data, rather than as a malformed message: `unsupported` from the default
+            // `message`.
+            Err(_) if carries_no_data::<H::Message>() => decode(None)?,
+            Err(refusal) => return Err(refusal),
+        };
+        encode(Handler::message(self, ctx, message).await?)
     }
 
     async fn publish(&self, ctx: &Context, data: &RawValue) -> Result<(), Refusal> {

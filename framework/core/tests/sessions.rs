@@ -248,6 +248,8 @@ async fn requests_get_exactly_one_answer() {
     assert_eq!(client.expect_push("room:1").await, json!("psst"));
     client.subscribe("news:n").await.unwrap();
     assert_eq!(client.message("news:n", json!(null)).await.unwrap_err().code, "unsupported");
+    // With data too: the topic takes no messages, whatever they hold.
+    assert_eq!(client.message("news:n", json!({ "text": "hi" })).await.unwrap_err().code, "unsupported");
     client.assert_no_frame(Duration::from_millis(30)).await;
 }
 

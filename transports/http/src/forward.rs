@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use tidings_core::{BrokerError, ConnectRequest, ForwardFuture, Hub};
 
-use crate::send::deliver;
+use crate::send::{deliver, Body};
 
 /// The forwarded service's name.
 const SERVICE: &str = "http.send";
@@ -21,6 +21,10 @@ struct SendHeader {
     session: String,
     /// The sender's identity, as this node authenticated it.
     user: Option<String>,
+    /// Set (with an empty body) when the body passed this limit at the receiving node: the session's node ends the
+    /// session as after an oversized message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    too_large: Option<usize>,
 }
 
 /// Lets other nodes forward sends to this one.
@@ -36,7 +40,13 @@ pub(crate) fn serve(hub: &Hub) {
                     tracing::info!(session = %session.id(), "forwarded send refused: another identity's session");
                     (403, "this session belongs to another identity".to_owned())
                 }
-                Some(session) => deliver(&hub, &session, &request[split + 1..]).await,
+                Some(session) => {
+                    let body = match header.too_large {
+                        Some(limit) => Body::TooLarge { limit },
+                        None => Body::Complete(request.slice(split + 1..)),
+                    };
+                    deliver(&hub, &session, &body).await
+                }
             };
             Ok(Bytes::from(format!("{status} {text}")))
         })
@@ -48,7 +58,7 @@ pub(crate) async fn send_elsewhere(
     hub: &Hub,
     request: &ConnectRequest,
     session: &str,
-    body: Bytes,
+    body: Body,
 ) -> Option<(u16, String)> {
     let node = match hub.locate_session(session).await {
         Ok(Some(node)) => node,
@@ -62,7 +72,11 @@ pub(crate) async fn send_elsewhere(
         Ok(identity) => identity,
         Err(refusal) => return Some((refusal.status, refusal.reason.into_owned())),
     };
-    let header = SendHeader { session: session.to_owned(), user: identity.user };
+    let (too_large, body) = match body {
+        Body::Complete(body) => (None, body),
+        Body::TooLarge { limit } => (Some(limit), Bytes::new()),
+    };
+    let header = SendHeader { session: session.to_owned(), user: identity.user, too_large };
     let header = serde_json::to_vec(&header).expect("plain data encodes");
     let mut forwarded = BytesMut::with_capacity(header.len() + 1 + body.len());
     forwarded.put_slice(&header);

@@ -16,6 +16,16 @@ use crate::NO_STORE;
 struct SendEndpoint {
     hub: Hub,
     cors: Arc<Cors>,
+    /// The largest body read (a batch of frames, each within the hub's limit).
+    limit: usize,
+}
+
+/// A send's body, read up to the endpoint's limit.
+pub(crate) enum Body {
+    /// The whole body.
+    Complete(Bytes),
+    /// The body passed the limit (the rest was not read): the session ends, as after an oversized message.
+    TooLarge { limit: usize },
 }
 
 /// The upstream endpoint as an actix-web resource at `/send` (relative to the scope it is mounted in).
@@ -25,11 +35,12 @@ struct SendEndpoint {
 pub fn send_resource(hub: &Hub) -> Resource {
     let cors = Arc::new(Cors::of(hub));
     forward::serve(hub);
-    // Room for a batch of frames, each within the hub's limit; a single frame over it is refused below.
-    let limit = hub.config().max_message_bytes.saturating_mul(16).max(64 * 1024);
+    // Room for a batch of frames, each within the hub's limit; a single frame over it is refused below. The body
+    // is read here rather than by actix-web's extractor, whose own 413 would carry no CORS headers and leave the
+    // session as it was.
+    let limit = body_limit(hub);
     web::resource("/send")
-        .app_data(web::Data::new(SendEndpoint { hub: hub.clone(), cors }))
-        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::Data::new(SendEndpoint { hub: hub.clone(), cors, limit }))
         .route(web::post().to(send))
         .route(web::method(actix_web::http::Method::OPTIONS).to(preflight))
 }
@@ -38,14 +49,36 @@ async fn preflight(req: HttpRequest, endpoint: web::Data<SendEndpoint>) -> HttpR
     endpoint.cors.preflight(&req)
 }
 
-async fn send(req: HttpRequest, body: Bytes, endpoint: web::Data<SendEndpoint>) -> HttpResponse {
-    let (status, text) = answer(&req, body, &endpoint.hub).await;
+/// The largest `POST /send` body: 16 frames of the hub's largest message, and at least 64 KiB.
+fn body_limit(hub: &Hub) -> usize {
+    hub.config().max_message_bytes.saturating_mul(16).max(64 * 1024)
+}
+
+async fn send(req: HttpRequest, payload: web::Payload, endpoint: web::Data<SendEndpoint>) -> HttpResponse {
+    let (status, text) = match read_body(payload, endpoint.limit).await {
+        Ok(body) => answer(&req, body, &endpoint.hub).await,
+        Err(e) => (400, format!("could not read the body: {e}")),
+    };
     let mut builder = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     endpoint.cors.apply(&req, &mut builder);
     builder.insert_header(NO_STORE).body(text)
 }
 
-async fn answer(req: &HttpRequest, body: Bytes, hub: &Hub) -> (u16, String) {
+/// Reads a body, stopping (without reading the rest) as soon as it passes `limit` bytes.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Body, actix_web::error::PayloadError> {
+    use futures_util::StreamExt;
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(Body::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Complete(body.freeze()))
+}
+
+async fn answer(req: &HttpRequest, body: Body, hub: &Hub) -> (u16, String) {
     let id = match ResumeFrom::from_query(req.query_string()) {
         Ok(Some(named)) => named.session,
         _ => return (400, "missing session parameter".into()),
@@ -65,7 +98,16 @@ async fn answer(req: &HttpRequest, body: Bytes, hub: &Hub) -> (u16, String) {
 }
 
 /// Hands the frames of a body to a session of this node, in order.
-pub(crate) async fn deliver(hub: &Hub, session: &SessionHandle, body: &[u8]) -> (u16, String) {
+pub(crate) async fn deliver(hub: &Hub, session: &SessionHandle, body: &Body) -> (u16, String) {
+    let body = match body {
+        Body::Complete(body) => body,
+        Body::TooLarge { limit } => {
+            tracing::info!(session = %session.id(), limit, "send body over the limit");
+            let max = hub.config().max_message_bytes;
+            session.close(Close::new(CloseCode::MESSAGE_TOO_BIG, format!("messages are limited to {max} bytes")));
+            return (413, format!("a send's body is limited to {limit} bytes"));
+        }
+    };
     let frames = match split_frames(body) {
         Ok(frames) => frames,
         Err(e) => {

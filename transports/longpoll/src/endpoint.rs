@@ -97,9 +97,14 @@ pub(crate) async fn wait_for_frames(config: &LongPollConfig, attachment: Attachm
     let mut frames = Vec::new();
     let next = tokio::time::timeout(config.hold, attachment.next(&mut frames, config.max_batch));
     match next.await {
+        Ok(Next::Frames) if frames.len() >= config.max_batch => {
+            // A full batch: the client polls again at once, and that poll carries what follows (a close too).
+            attachment.detach();
+            Answer::Frames(frames)
+        }
         Ok(Next::Frames) => {
             // When these were the last frames before the session's close, the close goes in this answer too:
-            // there may be no next poll to carry it.
+            // there may be no next poll to carry it. (The batch has room for the one frame looked at.)
             let mut more = Vec::new();
             match attachment.next(&mut more, 1).now_or_never() {
                 Some(Next::Close(close)) => {
