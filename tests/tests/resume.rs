@@ -8,7 +8,9 @@ use std::sync::Arc;
 use actix_web::{guard, web, HttpResponse};
 use serde_json::json;
 use tidings::{async_trait, Context, Handler, Hub, HubConfig, MemoryBroker, MemoryBrokerConfig, Refusal, SessionId};
-use tidings_client::{Backoff, Client, ClientOptions, ConnectionState, Error, Event, Subscription, TransportKind};
+use tidings_client::{
+    Backoff, Client, ClientOptions, ConnectionState, Error, Event, Missed, Subscription, TransportKind,
+};
 use tidings_tests::handlers::{demo_hub, Calc, News, Open, Room};
 use tidings_tests::TestServer;
 use tokio::time::{sleep, timeout, Duration, Instant};
@@ -343,7 +345,8 @@ async fn an_expired_session_starts_over_and_reports_the_gap_history_cannot_fill(
     for n in 12..=15 {
         expect_publication(&mut sub, n).await;
     }
-    assert_eq!(next(&mut sub).await, Event::Gap, "6 to 11 are lost, and the subscription is told");
+    let lost = Event::Gap { missed: Some(Missed { from: Some(6), to: 11 }) };
+    assert_eq!(next(&mut sub).await, lost, "6 to 11 are lost, and the subscription is told which");
     hub.publish("news:g", &16).await.unwrap();
     expect_publication(&mut sub, 16).await;
     nothing_more(&mut sub).await;

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use tidings::HubConfig;
-use tidings_client::{Client, ClientOptions, CloseCode, ConnectionState, Error, Event, TransportKind};
+use tidings_client::{Client, ClientOptions, CloseCode, ConnectionState, Error, Event, Missed, TransportKind};
 use tidings_tests::handlers::demo_hub;
 use tidings_tests::{RawSocket, TestServer};
 use tokio::time::{timeout, Duration};
@@ -181,8 +181,8 @@ async fn history_after_an_offset(kind: TransportKind) {
     let mut since = sub.position().clone();
     assert_eq!(since.offset, 10);
     since.offset = 7;
-    let (publications, gap) = client.history("news:h", Some(&since), None).await.unwrap();
-    assert!(!gap);
+    let (publications, missed) = client.history("news:h", Some(&since), None).await.unwrap();
+    assert_eq!(missed, None);
     let got: Vec<(u64, Value)> = publications.into_iter().map(|p| (p.offset, p.data)).collect();
     assert_eq!(got, [(8, json!(8)), (9, json!(9)), (10, json!(10))]);
 
@@ -190,8 +190,9 @@ async fn history_after_an_offset(kind: TransportKind) {
     assert_eq!(page.iter().map(|p| p.offset).collect::<Vec<_>>(), [1, 2, 3]);
 
     since.epoch = "another-epoch".into();
-    let (_, gap) = client.history("news:h", Some(&since), None).await.unwrap();
-    assert!(gap, "an offset from another epoch is a gap, never silently reused");
+    let (_, missed) = client.history("news:h", Some(&since), None).await.unwrap();
+    let unknown_start = Some(Missed { from: None, to: 0 });
+    assert_eq!(missed, unknown_start, "an offset from another epoch is a gap, never silently reused");
     assert_eq!(client.history("secret:x", None, None).await.unwrap_err().code(), Some("forbidden"));
 }
 

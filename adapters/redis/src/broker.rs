@@ -10,7 +10,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use serde_json::value::RawValue;
 use tidings_core::{
-    broker_read_window as read_window, Broker, BrokerError, BrokerSink, HistoryPage, Publication, SessionId,
+    broker_missed_without_stream as missed_without_stream, broker_read_window as read_window, Broker, BrokerError,
+    BrokerSink, HistoryPage, Publication, SessionId,
 };
 use tidings_protocol::StreamPosition;
 use tokio::sync::{mpsc, oneshot};
@@ -71,12 +72,11 @@ impl Shared {
             .map_err(unavailable)?;
         if stream_epoch.is_empty() {
             // No stream: offset 0 ("seen nothing") in any epoch has missed nothing; a later offset has.
-            let gap = since.is_some_and(|s| s.offset > 0);
             let position = StreamPosition { offset: 0, epoch: NO_STREAM_EPOCH.into() };
-            return Ok(HistoryPage { publications: Vec::new(), position, gap });
+            return Ok(HistoryPage { publications: Vec::new(), position, missed: missed_without_stream(since) });
         }
         // The script picked the same first offset by the same rules.
-        let (first, gap) = read_window(since, &stream_epoch, last, oldest);
+        let (first, missed) = read_window(since, &stream_epoch, last, oldest);
         let topic: Arc<str> = topic.into();
         let mut publications = Vec::with_capacity(if limit == 0 { 0 } else { payloads.len() });
         for (i, payload) in payloads.into_iter().enumerate().take(limit) {
@@ -84,7 +84,7 @@ impl Shared {
             let position = StreamPosition { offset: first + i as u64, epoch: stream_epoch.clone() };
             publications.push(Publication { topic: topic.clone(), position, data: data.into() });
         }
-        Ok(HistoryPage { publications, position: StreamPosition { offset: last, epoch: stream_epoch }, gap })
+        Ok(HistoryPage { publications, position: StreamPosition { offset: last, epoch: stream_epoch }, missed })
     }
 }
 

@@ -206,7 +206,7 @@ async fn recover(shared: Arc<Shared>, topic: Arc<str>, tracker: Arc<Mutex<Tracke
         let mut t = tracker.lock();
         let Some(held) = t.held.take() else { return };
         match page {
-            Some(page) if !page.gap && held.len() < MAX_HELD => {
+            Some(page) if !page.gap() && held.len() < MAX_HELD => {
                 let mut last = since.expect("a page was read from a position");
                 // Without a gap, a position in another epoch can only be "seen nothing" (offset 0).
                 last.epoch.clone_from(&page.position.epoch);

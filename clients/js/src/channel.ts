@@ -3,7 +3,7 @@
 // history").
 
 import type { TidingsError } from './errors.js';
-import type { Member, Position, Publication, RequestFrame } from './protocol.js';
+import type { Member, Missed, Position, Publication, RequestFrame } from './protocol.js';
 
 /** Told to a subscription or room when publications were missed and cannot be recovered. */
 export interface GapEvent {
@@ -11,6 +11,16 @@ export interface GapEvent {
   since: Position | undefined;
   /** The topic's position when the server answered. */
   position: Position;
+  /**
+   * The offsets missed, as the server reported them (absent from servers that report none): `from` to `to` of the
+   * topic's current epoch, `from` absent when the start is unknown (the topic's history was lost).
+   */
+  missed?: Missed;
+}
+
+/** The gap event of a subscribe or join reply that reports one (`missed` only when the server said which). */
+export function gapEvent(since: Position | undefined, reply: { position: Position; missed?: Missed }): GapEvent {
+  return reply.missed ? { since, position: reply.position, missed: reply.missed } : { since, position: reply.position };
 }
 
 /**

@@ -1,7 +1,7 @@
 // The types of the client's public API: its states and events, and the options and results of its requests.
 
 import type { TidingsError } from './errors.js';
-import type { Position, Publication } from './protocol.js';
+import type { Missed, Position, Publication } from './protocol.js';
 import type { TransportName } from './transports/transport.js';
 
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
@@ -61,4 +61,6 @@ export interface HistoryPage<T = unknown> {
   position: Position;
   /** Publications after `since` are no longer retained, or `since` is from another epoch. */
   gap: boolean;
+  /** Which publications, when `gap` (absent from servers that do not say). */
+  missed?: Missed;
 }

@@ -249,6 +249,7 @@ export class Client extends Emitter<ClientEvents> {
         })),
         position: page.position,
         gap: page.gap,
+        ...(page.missed ? { missed: page.missed } : {}),
       };
     });
   }

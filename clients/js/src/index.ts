@@ -19,7 +19,7 @@ export type { GapEvent } from './channel.js';
 export { ClientErrorCode, MAX_AUTH_REFUSALS, TidingsError } from './errors.js';
 export { CloseCode, shouldReconnect } from './close-codes.js';
 export { PROTOCOL_VERSION } from './protocol.js';
-export type { Member, Position, Publication } from './protocol.js';
+export type { Member, Missed, Position, Publication } from './protocol.js';
 export type { TransportName } from './transports/transport.js';
 export type {
   EventSourceConstructor,

@@ -106,16 +106,29 @@ export interface UnknownFrame {
 export type SequencedFrame = ReplyFrame | ErrorFrame | PubFrame | PushFrame | MemberFrame | UnknownFrame;
 export type ServerFrame = WelcomeFrame | CloseFrame | SequencedFrame;
 
+/**
+ * Publications a client was not sent: offsets `from` to `to` (inclusive) of the topic's current epoch. `from` is
+ * absent when the start is unknown (the client's position was in another epoch, or beyond the end of a stream that
+ * was rolled back): everything after it in its own epoch was missed too, and `to` may be 0. A range still retained
+ * can be read with `history`.
+ */
+export interface Missed {
+  from?: number;
+  to: number;
+}
+
 /** Reply payloads of the requests that have one (docs/protocol.md, "Client frames"). */
 export interface SubscribeReply {
   position: Position;
   gap: boolean;
+  missed?: Missed;
 }
 
 export interface JoinReply<Meta = unknown, Reply = unknown> {
   presence: Member<Meta>[];
   position: Position;
   gap: boolean;
+  missed?: Missed;
   reply?: Reply;
 }
 
@@ -123,6 +136,7 @@ export interface HistoryReply {
   publications: { offset: number; epoch: string; data: unknown }[];
   position: Position;
   gap: boolean;
+  missed?: Missed;
 }
 
 // ---- parsing ----
@@ -245,9 +259,15 @@ export function parseFrameBatch(text: string): ServerFrame[] {
   return value.map(toServerFrame);
 }
 
+/** A reply's `missed` range, when it has a well-formed one. */
+function toMissed(value: unknown): Missed | undefined {
+  if (!isObject(value) || !isCount(value.to)) return undefined;
+  return isCount(value.from) ? { from: value.from, to: value.to } : { to: value.to };
+}
+
 export function toSubscribeReply(data: unknown): SubscribeReply {
   if (!isObject(data) || !isPosition(data.position)) throw new ProtocolViolation('subscribe reply without a position');
-  return { position: data.position, gap: data.gap === true };
+  return { position: data.position, gap: data.gap === true, missed: toMissed(data.missed) };
 }
 
 export function toJoinReply(data: unknown): JoinReply {
@@ -258,6 +278,7 @@ export function toJoinReply(data: unknown): JoinReply {
     presence: data.presence.filter(isMember),
     position: data.position,
     gap: data.gap === true,
+    missed: toMissed(data.missed),
     reply: data.reply === null ? undefined : data.reply,
   };
 }
@@ -284,5 +305,5 @@ export function toHistoryReply(data: unknown): HistoryReply {
     (entry): entry is { offset: number; epoch: string; data: unknown } =>
       isObject(entry) && isCount(entry.offset) && typeof entry.epoch === 'string',
   );
-  return { publications, position: data.position, gap: data.gap === true };
+  return { publications, position: data.position, gap: data.gap === true, missed: toMissed(data.missed) };
 }

@@ -1,7 +1,7 @@
 // A joined room: presence kept current from member_joined/member_left, the handler's reply, messages in, and
 // publications and pushes out, across reconnections and new sessions.
 
-import { StreamCursor, type Channel, type GapEvent } from './channel.js';
+import { StreamCursor, gapEvent, type Channel, type GapEvent } from './channel.js';
 import { ClientErrorCode, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { AsyncQueue } from './queue.js';
@@ -158,7 +158,9 @@ export class Room<T = unknown, Meta = unknown, Reply = unknown> extends Emitter<
       this.announcePresenceChange(before);
     }
     this.deliver('joined', { position: reply.position, gap: reply.gap, reply: this.handlerReply, rejoined });
-    if (reply.gap) this.deliver('gap', { since: this.cursor.requestedSince, position: reply.position });
+    if (reply.gap) {
+      this.deliver('gap', gapEvent(this.cursor.requestedSince, reply));
+    }
   }
 
   /** @internal */

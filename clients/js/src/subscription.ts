@@ -1,7 +1,7 @@
 // A subscription to one topic: its publications as events or as an async iterator, and its lifecycle across
 // reconnections and new sessions.
 
-import { StreamCursor, type Channel, type GapEvent } from './channel.js';
+import { StreamCursor, gapEvent, type Channel, type GapEvent } from './channel.js';
 import { ClientErrorCode, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { AsyncQueue } from './queue.js';
@@ -103,7 +103,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
       this.settle = null;
     }
     this.emit('subscribed', { position: reply.position, gap: reply.gap, resubscribed });
-    if (reply.gap) this.emit('gap', { since: this.cursor.requestedSince, position: reply.position });
+    if (reply.gap) this.emit('gap', gapEvent(this.cursor.requestedSince, reply));
   }
 
   /** @internal */

@@ -69,6 +69,8 @@ for (const transport of TRANSPORTS) {
       const told = await gap;
       assert.deepEqual(told.since, last);
       assert.equal(told.position.offset, last.offset + missed);
+      // Exactly the publications that fell out of the history.
+      assert.deepEqual(told.missed, { from: last.offset + 1, to: last.offset + missed - HISTORY_SIZE });
       await waitUntil(() => got.at(-1) === 6 + missed, 'the retained publications', 5_000);
       const recovered = got.slice(6);
       assert.equal(recovered.length, HISTORY_SIZE, 'exactly the retained publications');

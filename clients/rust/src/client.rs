@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tidings_protocol::{ClientFrame, CloseCode, StreamPosition};
+use tidings_protocol::{ClientFrame, CloseCode, Missed, StreamPosition};
 use tokio::sync::{oneshot, watch};
 
 use crate::credentials::Credentials;
@@ -143,13 +143,15 @@ impl Client {
     }
 
     /// Reads a topic's retained history after `since` (from the oldest retained when `None`), at most `limit`
-    /// publications. Returns them with `true` when some after `since` were lost.
+    /// publications. Returns them with what was lost after `since`, when something was (no longer retained, or
+    /// `since` is from another epoch): the server's [`Missed`] range, or, from a server that reports no range,
+    /// everything up to the topic's current offset with an unknown start.
     pub async fn history(
         &self,
         topic: &str,
         since: Option<&StreamPosition>,
         limit: Option<u32>,
-    ) -> Result<(Vec<Publication>, bool), Error> {
+    ) -> Result<(Vec<Publication>, Option<Missed>), Error> {
         let frame = ClientFrame {
             kind: "history".into(),
             id: Some(self.shared.next_id()),
@@ -159,7 +161,13 @@ impl Client {
             ..Default::default()
         };
         let reply = self.shared.send_request(frame, None).await?;
-        let gap = reply["gap"].as_bool().unwrap_or(false);
+        let missed = match reply["gap"].as_bool() {
+            Some(true) => Some(
+                serde_json::from_value::<Missed>(reply["missed"].clone())
+                    .unwrap_or(Missed { from: None, to: reply["position"]["offset"].as_u64().unwrap_or(0) }),
+            ),
+            _ => None,
+        };
         let publications = reply["publications"]
             .as_array()
             .ok_or_else(|| Error::Decode("history reply without publications".into()))?
@@ -171,7 +179,7 @@ impl Client {
                 data: p["data"].clone(),
             })
             .collect();
-        Ok((publications, gap))
+        Ok((publications, missed))
     }
 
     /// Sends fresh credentials in band (a `refresh` frame), so that the server keeps the session past the expiry

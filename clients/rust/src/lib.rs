@@ -73,4 +73,4 @@ pub use error::Error;
 pub use options::{ClientOptions, TransportKind};
 pub use state::ConnectionState;
 pub use subscription::{Event, Publication, Room, Subscription};
-pub use tidings_protocol::{CloseCode, Member, StreamPosition};
+pub use tidings_protocol::{CloseCode, Member, Missed, StreamPosition};

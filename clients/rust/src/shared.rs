@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tidings_protocol::{ClientFrame, CloseCode, Member, StreamPosition};
+use tidings_protocol::{ClientFrame, CloseCode, Member, Missed, StreamPosition};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -392,7 +392,8 @@ fn resubscribed(state: &mut State, topic: &str, answer: Answer) {
         }
     }
     if reply["gap"].as_bool() == Some(true) {
-        let _ = entry.events.send(Event::Gap);
+        let missed = serde_json::from_value::<Missed>(reply["missed"].clone()).ok();
+        let _ = entry.events.send(Event::Gap { missed });
     }
 }
 
@@ -474,8 +475,12 @@ mod tests {
             .map(|f| (f["topic"].as_str().unwrap().to_owned(), f["id"].as_u64().unwrap()))
             .collect();
 
-        shared.answer(ids["news:a"], Ok(json!({ "position": { "offset": 9, "epoch": "e" }, "gap": true })));
-        assert_eq!(news.try_recv().unwrap(), Event::Gap);
+        let missed = json!({ "from": 4, "to": 6 });
+        shared.answer(
+            ids["news:a"],
+            Ok(json!({ "position": { "offset": 9, "epoch": "e" }, "gap": true, "missed": missed })),
+        );
+        assert_eq!(news.try_recv().unwrap(), Event::Gap { missed: Some(Missed { from: Some(4), to: 6 }) });
         let member = json!({ "session": "s2", "meta": { "nick": "ann" } });
         let reply = json!({ "presence": [member], "position": { "offset": 0, "epoch": "e" }, "gap": false });
         shared.answer(ids["room:r"], Ok(reply));

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::Value;
-use tidings_protocol::{Member, StreamPosition};
+use tidings_protocol::{Member, Missed, StreamPosition};
 use tokio::sync::mpsc;
 
 use crate::client::Client;
@@ -37,9 +37,14 @@ pub enum Event {
     /// A member left the room.
     MemberLeft(Member),
     /// The server lost the session and the client subscribed again, but some publications made meanwhile were no
-    /// longer in the topic's history: they are missed for good, and state derived from the topic should be
-    /// reloaded. (Those still in history were recovered and came before this, as usual publications.)
-    Gap,
+    /// longer in the topic's history (or were more than recovery sends at once): they are missed, and state
+    /// derived from the topic should be reloaded. (Those recovered came before this, as usual publications.)
+    /// `missed` says which offsets, as the server reported them (see [`Missed`]; a range still retained can be
+    /// read with [`Client::history`](crate::Client::history)); `None` from a server that does not say.
+    Gap {
+        /// The offsets missed.
+        missed: Option<Missed>,
+    },
     /// The room's member list, replaced after the client joined it again in a new session (members may have come
     /// and gone unseen). [`Room::next`] applies it to [`Room::presence`].
     Presence(Vec<Member>),

@@ -40,8 +40,8 @@ pub use async_trait::async_trait;
 pub use attach::{AttachError, Attachment, Connect, ResumeFrom, SessionGone, SessionHandle};
 pub use auth::{authenticate_with, AllowAnonymous, AuthRefusal, Authenticator, ConnectRequest};
 pub use broker::{
-    read_window as broker_read_window, Broker, BrokerError, BrokerSink, Delivery, ForwardFuture, HistoryPage,
-    MemoryBroker, MemoryBrokerConfig, Publication,
+    missed_without_stream as broker_missed_without_stream, read_window as broker_read_window, Broker, BrokerError,
+    BrokerSink, Delivery, ForwardFuture, HistoryPage, MemoryBroker, MemoryBrokerConfig, Publication,
 };
 pub use close::Close;
 pub use cluster::ForwardService;

@@ -119,12 +119,22 @@ async fn a_client_close_ends_the_session_at_once() {
 
 /// Subscribes with `since` and returns the offsets of the publications and the reply's `gap`.
 async fn subscribe_since(client: &mut TestClient, since: serde_json::Value) -> (Vec<u64>, bool) {
+    let (offsets, missed) = subscribe_since_missed(client, since).await;
+    (offsets, !missed.is_null())
+}
+
+/// Subscribes with `since` and returns the offsets of the publications and the reply's `missed` range (null when
+/// nothing was missed; checked against `gap`).
+async fn subscribe_since_missed(client: &mut TestClient, since: serde_json::Value) -> (Vec<u64>, serde_json::Value) {
     client.send_raw(json!({ "type": "subscribe", "id": 99, "topic": "news:a", "since": since }).to_string());
     let mut offsets = Vec::new();
     loop {
         match client.next_frame().await {
             ServerFrame::Pub { offset, .. } => offsets.push(offset),
-            ServerFrame::Reply { id: 99, data, .. } => return (offsets, data["gap"].as_bool().unwrap()),
+            ServerFrame::Reply { id: 99, data, .. } => {
+                assert_eq!(data["gap"].as_bool().unwrap(), !data["missed"].is_null(), "gap and missed agree: {data}");
+                return (offsets, data["missed"].clone());
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -140,9 +150,47 @@ async fn subscribing_with_since_recovers_from_history_and_reports_gaps() {
     let mut client = TestClient::connect(&hub).await;
     assert_eq!(subscribe_since(&mut client, json!({ "offset": 2, "epoch": epoch })).await, (vec![3, 4, 5], false));
     let mut other = TestClient::connect(&hub).await;
-    let (offsets, gap) = subscribe_since(&mut other, json!({ "offset": 2, "epoch": "another-epoch" })).await;
-    assert!(gap, "an unknown epoch means the history the client knew is gone");
+    let (offsets, missed) = subscribe_since_missed(&mut other, json!({ "offset": 2, "epoch": "another-epoch" })).await;
+    assert_eq!(missed, json!({ "to": 0 }), "an unknown epoch: what followed in it is unknown, none of this one missed");
     assert_eq!(offsets, [1, 2, 3, 4, 5]);
+}
+
+#[actix_rt::test]
+async fn recovery_reports_the_range_history_no_longer_holds() {
+    let broker =
+        tidings_core::MemoryBroker::new(tidings_core::MemoryBrokerConfig { history_size: 3, ..Default::default() });
+    let hub = Hub::builder().handler("news:*", News).broker(broker).build().unwrap();
+    let mut epoch = String::new();
+    for n in 1..=8 {
+        epoch = hub.publish("news:a", &n).await.unwrap().epoch;
+    }
+    let mut client = TestClient::connect(&hub).await;
+    let (offsets, missed) = subscribe_since_missed(&mut client, json!({ "offset": 2, "epoch": epoch })).await;
+    assert_eq!((offsets, missed), (vec![6, 7, 8], json!({ "from": 3, "to": 5 })));
+}
+
+#[actix_rt::test]
+async fn recovery_longer_than_the_queue_sends_the_newest_and_reports_the_rest_without_closing() {
+    let broker =
+        tidings_core::MemoryBroker::new(tidings_core::MemoryBrokerConfig { history_size: 5000, ..Default::default() });
+    let config = HubConfig { outbox_max_frames: 100, ..Default::default() };
+    let hub = Hub::builder().handler("news:*", News).broker(broker).config(config).build().unwrap();
+    let mut epoch = String::new();
+    for n in 1..=1000 {
+        epoch = hub.publish("news:a", &n).await.unwrap().epoch;
+    }
+    let mut client = TestClient::connect(&hub).await;
+    let (offsets, missed) = subscribe_since_missed(&mut client, json!({ "offset": 10, "epoch": epoch })).await;
+    // Half the queue's room (the reply takes none yet): the newest 50, the 940 before them reported.
+    assert_eq!(offsets, (951..=1000).collect::<Vec<u64>>());
+    assert_eq!(missed, json!({ "from": 11, "to": 950 }));
+    // The session was not closed as a slow consumer, and goes on.
+    hub.publish("news:a", &1001).await.unwrap();
+    assert_eq!(client.expect_broadcast("news:a").await, json!(1001));
+    // What it missed is still in history, for the client to page through.
+    let page =
+        hub.history("news:a", Some(&tidings_protocol::StreamPosition { offset: 10, epoch }), 1000).await.unwrap();
+    assert_eq!(page.publications.first().map(|p| p.position.offset), Some(11));
 }
 
 #[actix_rt::test]

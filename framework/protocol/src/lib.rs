@@ -17,7 +17,7 @@ pub mod topic;
 pub use client_frame::{ClientFrame, FrameError, Request};
 pub use codes::{CloseCode, ErrorCode};
 pub use encode::EncodedFrame;
-pub use position::StreamPosition;
+pub use position::{Missed, StreamPosition};
 pub use server_frame::{Member, ServerFrame};
 
 /// The protocol version this crate speaks. Clients select it with the `v` query parameter of the endpoint.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::value::RawValue;
-use tidings_protocol::StreamPosition;
+use tidings_protocol::{Missed, StreamPosition};
 
 pub use memory::{MemoryBroker, MemoryBrokerConfig};
 
@@ -78,35 +78,53 @@ pub struct HistoryPage {
     pub publications: Vec<Publication>,
     /// The topic's latest position (offset 0 when nothing was ever published in this epoch).
     pub position: StreamPosition,
-    /// True when publications after the requested position were lost: they fell out of the bounded history, or
-    /// the epoch changed. The client missed messages it cannot recover.
-    pub gap: bool,
+    /// Publications after the requested position that were lost (they fell out of the bounded history, or the
+    /// epoch changed), when some were: the client missed messages it cannot recover, and which.
+    pub missed: Option<Missed>,
+}
+
+impl HistoryPage {
+    /// Whether publications after the requested position were lost.
+    pub fn gap(&self) -> bool {
+        self.missed.is_some()
+    }
+}
+
+/// What a read after `since` missed of a topic that has no stream at all (nothing retained, no offsets kept): a
+/// position past 0 belonged to a stream that is gone.
+pub fn missed_without_stream(since: Option<&StreamPosition>) -> Option<Missed> {
+    since.filter(|s| s.offset > 0).map(|_| Missed { from: None, to: 0 })
 }
 
 /// Which retained publications answer a read after `since`, and whether some it needs are gone: the rules of
 /// every broker (`docs/protocol.md`, "Recovering from history"). `epoch` and `last` are the stream's, `oldest` its
-/// oldest retained offset (`last + 1` when it retains none). Returns the first offset to answer with, and the gap.
+/// oldest retained offset (`last + 1` when it retains none). Returns the first offset to answer with, and what is
+/// missed.
 ///
 /// ```
 /// use tidings_core::broker_read_window as window;
-/// use tidings_protocol::StreamPosition;
+/// use tidings_protocol::{Missed, StreamPosition};
 /// let at = |offset| StreamPosition { offset, epoch: "e".into() };
-/// assert_eq!(window(Some(&at(7)), "e", 9, 3), (8, false));
-/// assert_eq!(window(Some(&at(1)), "e", 9, 3), (3, true)); // 2 is no longer retained
-/// assert_eq!(window(Some(&at(7)), "other", 9, 3), (3, true)); // the stream was reset
-/// assert_eq!(window(None, "e", 9, 3), (3, false));
-/// assert_eq!(window(Some(&at(12)), "e", 9, 3), (3, true)); // the stream went back
+/// assert_eq!(window(Some(&at(7)), "e", 9, 3), (8, None));
+/// // 2 is no longer retained
+/// assert_eq!(window(Some(&at(1)), "e", 9, 3), (3, Some(Missed { from: Some(2), to: 2 })));
+/// // the stream was reset: what came after 7 in the old epoch is unknown, and 1 and 2 of the new one are gone
+/// assert_eq!(window(Some(&at(7)), "other", 9, 3), (3, Some(Missed { from: None, to: 2 })));
+/// assert_eq!(window(None, "e", 9, 3), (3, None));
+/// // the stream went back
+/// assert_eq!(window(Some(&at(12)), "e", 9, 3), (3, Some(Missed { from: None, to: 2 })));
 /// ```
-pub fn read_window(since: Option<&StreamPosition>, epoch: &str, last: u64, oldest: u64) -> (u64, bool) {
+pub fn read_window(since: Option<&StreamPosition>, epoch: &str, last: u64, oldest: u64) -> (u64, Option<Missed>) {
+    let lost_before_oldest = |from| (from < oldest).then(|| Missed { from: Some(from), to: oldest - 1 });
     match since {
-        None => (oldest, false),
+        None => (oldest, None),
         // Offset 0 means "seen nothing yet", whatever the epoch: everything retained comes after it.
-        Some(since) if since.offset == 0 => (oldest, oldest > 1),
-        Some(since) if since.epoch != epoch => (oldest, true),
+        Some(since) if since.offset == 0 => (oldest, lost_before_oldest(1)),
+        Some(since) if since.epoch != epoch => (oldest, Some(Missed { from: None, to: oldest - 1 })),
         // Beyond the end of the stream: it was rolled back (a restored backup, say) and its offsets will be reused.
-        Some(since) if since.offset > last => (oldest, true),
+        Some(since) if since.offset > last => (oldest, Some(Missed { from: None, to: oldest - 1 })),
         // The oldest offset a complete answer needs is since + 1; history may have dropped it.
-        Some(since) => ((since.offset + 1).max(oldest), since.offset < last && since.offset + 1 < oldest),
+        Some(since) => ((since.offset + 1).max(oldest), lost_before_oldest(since.offset + 1)),
     }
 }
 

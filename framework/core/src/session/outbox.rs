@@ -352,6 +352,17 @@ impl Outbox {
         Ok(())
     }
 
+    /// How many more frames, and bytes, the queue takes before it overflows (held publications count as queued).
+    pub(crate) fn room(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        let held = state.hold.as_ref().map_or(0, |h| h.frames.len());
+        let held_bytes: usize = state.hold.as_ref().map_or(0, |h| h.frames.iter().map(|(_, b, _)| b.len()).sum());
+        (
+            self.max_frames.saturating_sub(state.unsent() + held),
+            self.max_bytes.saturating_sub(state.unsent_bytes + held_bytes),
+        )
+    }
+
     /// Marks the session to close with `close` once the frames already queued are sent. The first close wins.
     pub(crate) fn close(&self, close: Close) {
         let mut state = self.state.lock();

@@ -11,10 +11,10 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tidings_protocol::{encode, ClientFrame, ErrorCode, Member, Request, StreamPosition};
+use tidings_protocol::{encode, ClientFrame, ErrorCode, Member, Missed, Request, StreamPosition};
 
 use super::SessionRef;
-use crate::broker::BrokerError;
+use crate::broker::{BrokerError, HistoryPage};
 use crate::close::Close;
 use crate::handler::{Context, ErasedHandler, Refusal};
 use crate::hub::Hub;
@@ -189,11 +189,11 @@ impl SessionState {
         self.start_receiving(topic, since.is_some()).await?;
         self.topics.borrow_mut().insert(topic.into(), Membership { member_meta: None });
         let answer = async {
-            let gap = match since {
+            let missed = match since {
                 Some(since) => self.recover(topic, since).await?,
-                None => false,
+                None => None,
             };
-            reply(&Subscribed { position: self.position(topic).await?, gap })
+            reply(&Subscribed { position: self.position(topic).await?, gap: missed.is_some(), missed })
         };
         match answer.await {
             Ok(answer) => Ok(answer),
@@ -219,20 +219,71 @@ impl SessionState {
         attached
     }
 
-    /// Queues the retained publications after `since`, then releases the live ones held meanwhile. True when some
-    /// after `since` are lost (no longer retained, or another epoch).
-    async fn recover(&self, topic: &str, since: &StreamPosition) -> Result<bool, Refusal> {
-        let page = match self.hub.broker().history(topic, Some(since), usize::MAX).await {
-            Ok(page) => page,
+    /// Queues the retained publications after `since`, then releases the live ones held meanwhile; returns what
+    /// the client missed (no longer retained, another epoch, or more than its queue can take).
+    ///
+    /// Recovery is bounded by the room in the session's queue (half of it, leaving the rest for what arrives
+    /// meanwhile): when more was published since `since`, the newest publications are queued and the older ones
+    /// reported as missed, one range from `since`, which the client may read with `history`. A long history
+    /// therefore never overflows the queue and closes the client as a slow consumer.
+    async fn recover(&self, topic: &str, since: &StreamPosition) -> Result<Option<Missed>, Refusal> {
+        let recovered = self.read_recovery(topic, since).await;
+        let (mut page, mut missed) = match recovered {
+            Ok(read) => read,
             Err(e) => {
                 self.me.outbox.unhold();
                 return Err(unavailable(e));
             }
         };
-        let bodies = page.publications.iter().map(|p| encode::publication_body(topic, &p.position, &p.data)).collect();
-        tracing::debug!(topic, since = since.offset, recovered = page.publications.len(), gap = page.gap, "recovered");
+        let (_, room_bytes) = self.me.outbox.room();
+        let mut bodies: Vec<Bytes> =
+            page.publications.iter().map(|p| encode::publication_body(topic, &p.position, &p.data)).collect();
+        // The same bound in bytes: the oldest go first.
+        let mut total: usize = bodies.iter().map(Bytes::len).sum();
+        let mut skip = 0;
+        while total > room_bytes / 2 && skip < bodies.len() {
+            total -= bodies[skip].len();
+            skip += 1;
+        }
+        if skip > 0 {
+            let last_skipped = page.publications[skip - 1].position.offset;
+            let first = page.publications[0].position.offset;
+            missed = Some(missed.map_or(Missed { from: Some(first), to: last_skipped }, |m| m.through(last_skipped)));
+            bodies.drain(..skip);
+            page.publications.drain(..skip);
+        }
+        tracing::debug!(topic, since = since.offset, recovered = bodies.len(), ?missed, "recovered");
         self.me.release(bodies, page.position.offset);
-        Ok(page.gap)
+        Ok(missed)
+    }
+
+    /// The newest publications after `since` that fit in half the room of the session's queue, and what is missed.
+    async fn read_recovery(
+        &self,
+        topic: &str,
+        since: &StreamPosition,
+    ) -> Result<(HistoryPage, Option<Missed>), BrokerError> {
+        let (room, _) = self.me.outbox.room();
+        let room = (room / 2).max(1);
+        let broker = self.hub.broker();
+        let page = broker.history(topic, Some(since), room).await?;
+        let beyond = page.publications.last().is_some_and(|p| p.position.offset < page.position.offset);
+        if page.publications.len() < room || !beyond {
+            let missed = page.missed.clone();
+            return Ok((page, missed));
+        }
+        // More than the room: read the newest instead, and report everything between as missed.
+        let first = page.publications[0].position.offset;
+        let skip_to = page.position.offset - room as u64;
+        let newest = StreamPosition { offset: skip_to, epoch: page.position.epoch.clone() };
+        let newer = broker.history(topic, Some(&newest), room).await?;
+        let missed = match (&newer.missed, page.missed) {
+            // The stream changed between the two reads: the second read says what is missed.
+            (Some(changed), _) => changed.clone(),
+            (None, Some(before)) => before.through(skip_to),
+            (None, None) => Missed { from: Some(first), to: skip_to },
+        };
+        Ok((newer, Some(missed)))
     }
 
     async fn join(&self, topic: &str, data: Option<&RawValue>, since: Option<&StreamPosition>) -> Outcome {
@@ -264,13 +315,14 @@ impl SessionState {
             tracing::warn!(topic, error = %e, "could not announce a join");
         }
         let answer = async {
-            let gap = match since.filter(|_| recovering) {
+            let missed = match since.filter(|_| recovering) {
                 Some(since) => self.recover(topic, since).await?,
-                None => false,
+                None => None,
             };
             let presence = self.hub.presence().list(topic).await.map_err(unavailable)?;
             let position = self.position(topic).await?;
-            reply(&JoinReply { presence, position, gap, reply: handler_reply.as_deref() })
+            let gap = missed.is_some();
+            reply(&JoinReply { presence, position, gap, missed, reply: handler_reply.as_deref() })
         };
         match answer.await {
             Ok(answer) => Ok(answer),
@@ -334,7 +386,8 @@ impl SessionState {
             .iter()
             .map(|p| HistoryEntry { offset: p.position.offset, epoch: &p.position.epoch, data: &p.data })
             .collect();
-        reply(&HistoryReply { publications, position: page.position, gap: page.gap })
+        let gap = page.gap();
+        reply(&HistoryReply { publications, position: page.position, gap, missed: page.missed })
     }
 
     async fn position(&self, topic: &str) -> Result<StreamPosition, Refusal> {
@@ -395,6 +448,8 @@ fn reply(data: &impl Serialize) -> Outcome {
 struct Subscribed {
     position: StreamPosition,
     gap: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed: Option<Missed>,
 }
 
 #[derive(Serialize)]
@@ -407,6 +462,8 @@ struct JoinReply<'a> {
     presence: Vec<Member>,
     position: StreamPosition,
     gap: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed: Option<Missed>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reply: Option<&'a RawValue>,
 }
@@ -423,4 +480,6 @@ struct HistoryReply<'a> {
     publications: Vec<HistoryEntry<'a>>,
     position: StreamPosition,
     gap: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed: Option<Missed>,
 }
