@@ -78,7 +78,13 @@ async fn shutdown_closes_every_connection_with_1001() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_reading_is_closed_and_freed() {
-    let config = HubConfig { write_timeout: Duration::from_millis(300), ..Default::default() };
+    // Its connection is closed (4000) once a write waits `write_timeout`; its session then waits `resume_window`
+    // for it (dropping the publications that do not fit its queue, to tell it of them if it comes back) and ends.
+    let config = HubConfig {
+        write_timeout: Duration::from_millis(300),
+        resume_window: Duration::from_secs(1),
+        ..Default::default()
+    };
     let server = TestServer::start(demo_hub(config));
     let bystander = Client::connect(&server.ws_url()).await.unwrap();
     let mut sub = bystander.subscribe("news:flood").await.unwrap();

@@ -7,7 +7,8 @@ import type { Member, Missed, Position, Publication, RequestFrame } from './prot
 
 /** Told to a subscription or room when publications were missed and cannot be recovered. */
 export interface GapEvent {
-  /** The position recovery started from (the last publication seen), if there was one. */
+  /** The position recovery started from (the last publication seen), if there was one; for a gap the server
+   * reports on a resumed session (its client was away too long), the last publication seen before it. */
   since: Position | undefined;
   /** The topic's position when the server answered. */
   position: Position;
@@ -39,6 +40,8 @@ export interface Channel {
   handleRefused(error: TidingsError): void;
   handlePublication(publication: Publication): void;
   handlePush(data: unknown): void;
+  /** Publications up to `position` were not sent (`missed` says which): a `gap` frame. */
+  handleGap(position: Position, missed: Missed): void;
   handleMember(joined: boolean, member: Member): void;
   /** The session ended: the channel will be opened again on the next one. */
   handleSessionLost(): void;

@@ -630,6 +630,9 @@ export class Client extends Emitter<ClientEvents> {
           data: frame.data,
         });
         return;
+      case 'gap':
+        this.channels.get(frame.topic)?.handleGap({ offset: frame.missed.to, epoch: frame.epoch }, frame.missed);
+        return;
       case 'push':
         this.channels.get(frame.topic)?.handlePush(frame.data);
         return;

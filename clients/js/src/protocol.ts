@@ -82,6 +82,15 @@ export interface PubFrame {
   data: unknown;
 }
 
+/** Publications of a topic the session was not sent (its client was away and its queue full). */
+export interface GapFrame {
+  type: 'gap';
+  seq: number;
+  topic: string;
+  epoch: string;
+  missed: Missed;
+}
+
 export interface PushFrame {
   type: 'push';
   seq: number;
@@ -103,7 +112,7 @@ export interface UnknownFrame {
   original: string;
 }
 
-export type SequencedFrame = ReplyFrame | ErrorFrame | PubFrame | PushFrame | MemberFrame | UnknownFrame;
+export type SequencedFrame = ReplyFrame | ErrorFrame | PubFrame | GapFrame | PushFrame | MemberFrame | UnknownFrame;
 export type ServerFrame = WelcomeFrame | CloseFrame | SequencedFrame;
 
 /**
@@ -220,6 +229,12 @@ export function toServerFrame(value: unknown): ServerFrame {
       check(typeof topic === 'string' && isCount(offset) && typeof epoch === 'string',
         'pub without topic, offset or epoch');
       return { type, seq, topic, offset, epoch, data: value.data === undefined ? null : value.data };
+    }
+    case 'gap': {
+      const missed = toMissed(value.missed);
+      check(typeof topic === 'string' && typeof value.epoch === 'string' && missed !== undefined,
+        'gap without topic, epoch or missed range');
+      return { type, seq, topic, epoch: value.epoch, missed };
     }
     case 'push':
       check(typeof topic === 'string', 'push without a topic');

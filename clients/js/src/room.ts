@@ -5,7 +5,7 @@ import { StreamCursor, gapEvent, type Channel, type GapEvent } from './channel.j
 import { ClientErrorCode, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { AsyncQueue } from './queue.js';
-import { toJoinReply, type Member, type Position, type Publication, type RequestFrame } from './protocol.js';
+import { toJoinReply, type Member, type Missed, type Position, type Publication, type RequestFrame } from './protocol.js';
 
 export type RoomState = 'joining' | 'joined' | 'left' | 'failed';
 
@@ -191,6 +191,12 @@ export class Room<T = unknown, Meta = unknown, Reply = unknown> extends Emitter<
   /** @internal */
   handlePush(data: unknown): void {
     if (this.current !== 'left' && this.current !== 'failed') this.deliver('push', data);
+  }
+
+  /** @internal */
+  handleGap(position: Position, missed: Missed): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    this.deliver('gap', { since: this.cursor.position ?? undefined, position, missed });
   }
 
   /** @internal */

@@ -5,7 +5,7 @@ import { StreamCursor, gapEvent, type Channel, type GapEvent } from './channel.j
 import { ClientErrorCode, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { AsyncQueue } from './queue.js';
-import { toSubscribeReply, type Member, type Position, type Publication, type RequestFrame } from './protocol.js';
+import { toSubscribeReply, type Member, type Missed, type Position, type Publication, type RequestFrame } from './protocol.js';
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 'failed';
 
@@ -125,6 +125,12 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
   /** @internal */
   handlePush(data: unknown): void {
     if (this.current !== 'unsubscribed' && this.current !== 'failed') this.emit('push', data);
+  }
+
+  /** @internal */
+  handleGap(position: Position, missed: Missed): void {
+    if (this.current === 'unsubscribed' || this.current === 'failed') return;
+    this.emit('gap', { since: this.cursor.position ?? undefined, position, missed });
   }
 
   /** @internal */

@@ -180,6 +180,23 @@ spec('resumes with session and ack after a lost connection, and keeps pending re
   await client.close();
 });
 
+spec('a gap frame on a resumed session tells the subscription which offsets it missed', async (t) => {
+  const server = scriptedServer();
+  const { client, socket } = await connected(t, server);
+  const sub = client.subscribe('news:a');
+  answer(socket, 'subscribe', 1, { position: { offset: 4, epoch: 'e' }, gap: false });
+  const gaps = [];
+  sub.on('gap', (gap) => gaps.push(gap));
+  socket.deliver({ seq: 2, type: 'pub', topic: 'news:a', offset: 5, epoch: 'e', data: 'five' });
+  // The client was away and its session's queue full: offsets 6 to 9 were dropped, and it is told so, in order.
+  socket.deliver({ seq: 3, type: 'gap', topic: 'news:a', epoch: 'e', missed: { from: 6, to: 9 } });
+  await tick();
+  assert.deepEqual(gaps, [
+    { since: { offset: 5, epoch: 'e' }, position: { offset: 9, epoch: 'e' }, missed: { from: 6, to: 9 } },
+  ]);
+  await client.close();
+});
+
 spec('a new session fails requests in flight, re-subscribes with since, then sends what was buffered', async (t) => {
   const server = scriptedServer();
   const { client, socket } = await connected(t, server);

@@ -19,6 +19,7 @@ pub(crate) fn dispatch(shared: &Shared, frame: ServerFrame) {
             shared.publication(Publication { topic, offset, epoch, data })
         }
         ServerFrame::Push { topic, data, .. } => shared.deliver(&topic, Event::Push(data)),
+        ServerFrame::Gap { topic, missed, .. } => shared.deliver(&topic, Event::Gap { missed: Some(missed) }),
         ServerFrame::MemberJoined { topic, member, .. } => shared.deliver(&topic, Event::MemberJoined(member)),
         ServerFrame::MemberLeft { topic, member, .. } => shared.deliver(&topic, Event::MemberLeft(member)),
         ServerFrame::Welcome { .. } | ServerFrame::Close { .. } => {}

@@ -297,7 +297,7 @@ impl BrokerSink for HubSink {
             Delivery::Publication(p) => {
                 let body = || encode::publication_body(&p.topic, &p.position, &p.data);
                 let conflate = !hub.conflated.is_empty() && hub.conflated.route(&p.topic).is_some();
-                let delivered = hub.subscribers.deliver(&p.topic, None, Some(p.position.offset), conflate, body);
+                let delivered = hub.subscribers.deliver(&p.topic, None, Some(&p.position), conflate, body);
                 Metrics::add(&hub.metrics.publications, 1);
                 Metrics::add(&hub.metrics.messages_out, delivered.queued);
                 if delivered.replaced > 0 {

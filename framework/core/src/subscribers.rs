@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dashmap::DashMap;
 use tidings_protocol::encode::EncodingCache;
+use tidings_protocol::StreamPosition;
 
 use crate::identity::SessionId;
 use crate::session::{Queued, SessionRef};
@@ -42,13 +43,13 @@ impl Subscribers {
     }
 
     /// Pushes a frame body to every local subscriber of `topic` but `exclude`. The body is built only if there is
-    /// at least one recipient, and once for all of them. `offset` is the publication's, when the body is one;
+    /// at least one recipient, and once for all of them. `position` is the publication's, when the body is one;
     /// `conflate` when it may replace the topic's previous publication in a lagging session's queue.
     pub(crate) fn deliver(
         &self,
         topic: &str,
         exclude: Option<&SessionId>,
-        offset: Option<u64>,
+        position: Option<&StreamPosition>,
         conflate: bool,
         body: impl FnOnce() -> Bytes,
     ) -> Delivered {
@@ -61,11 +62,11 @@ impl Subscribers {
             if Some(id) == exclude {
                 continue;
             }
-            let publication = offset.map(|offset| (topic, offset));
+            let publication = position.map(|position| (topic, position));
             match session.push_shared(body.clone(), Some(cache.clone()), publication, conflate) {
                 Ok(Queued::New | Queued::Held) => delivered.queued += 1,
                 Ok(Queued::Replaced) => delivered.replaced += 1,
-                Ok(Queued::Duplicate) | Err(_) => {}
+                Ok(Queued::Duplicate | Queued::Missed) | Err(_) => {}
             }
         }
         delivered

@@ -219,3 +219,53 @@ async fn recovery_during_a_stream_of_publications_skips_and_doubles_nothing() {
     }
     assert_eq!(offsets, (2..=301).collect::<Vec<u64>>());
 }
+
+#[actix_rt::test]
+async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_what_it_missed() {
+    let config = HubConfig { outbox_max_frames: 10, resume_window: Duration::from_secs(5), ..Default::default() };
+    let hub = Hub::builder().handler("news:*", News).config(config).build().unwrap();
+    let mut client = TestClient::connect(&hub).await;
+    client.subscribe("news:a").await.unwrap();
+    client.subscribe("news:b").await.unwrap();
+    assert!(hub.drop_connection(client.session_id()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Away, the session's queue fills at the topics' rate: 10 frames fit, the rest of each topic is dropped.
+    let mut epoch = String::new();
+    for n in 1..=30 {
+        epoch = hub.publish("news:a", &n).await.unwrap().epoch;
+    }
+    let b_epoch = hub.publish("news:b", &1).await.unwrap().epoch;
+    assert_eq!(hub.session_count(), 1, "not closed as a slow consumer");
+
+    let mut resumed = TestClient::connect_with(&hub, resume(&client)).await;
+    assert!(resumed.resumed());
+    let mut frames = Vec::new();
+    for _ in 0..12 {
+        frames.push(resumed.next_frame().await);
+    }
+    let offsets: Vec<u64> = frames[..10]
+        .iter()
+        .map(|f| match f {
+            ServerFrame::Pub { topic, offset, .. } if topic == "news:a" => *offset,
+            other => panic!("expected a publication of news:a, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(offsets, (1..=10).collect::<Vec<u64>>());
+    let gap = |topic: &str, epoch: &str, from, to| ServerFrame::Gap {
+        seq: 0,
+        topic: topic.into(),
+        epoch: epoch.into(),
+        missed: tidings_protocol::Missed { from: Some(from), to },
+    };
+    let without_seq = |f: &ServerFrame| match f {
+        ServerFrame::Gap { topic, epoch, missed, .. } => {
+            ServerFrame::Gap { seq: 0, topic: topic.clone(), epoch: epoch.clone(), missed: missed.clone() }
+        }
+        other => panic!("expected a gap, got {other:?}"),
+    };
+    assert_eq!(without_seq(&frames[10]), gap("news:a", &epoch, 11, 30));
+    assert_eq!(without_seq(&frames[11]), gap("news:b", &b_epoch, 1, 1));
+    // Its subscriptions are intact: what is published now arrives as usual.
+    hub.publish("news:a", &31).await.unwrap();
+    assert_eq!(resumed.expect_broadcast("news:a").await, json!(31));
+}

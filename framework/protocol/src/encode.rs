@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::codes::ErrorCode;
-use crate::position::StreamPosition;
+use crate::position::{Missed, StreamPosition};
 use crate::server_frame::Member;
 
 /// A server frame ready to send: an optional sequence number and the shared body.
@@ -208,6 +208,16 @@ pub fn publication_body(topic: &str, position: &StreamPosition, data: &RawValue)
         f.json("offset", &position.offset);
         f.json("epoch", &position.epoch);
         f.raw("data", data);
+    })
+}
+
+/// `gap`: publications of a topic, in `epoch`, that the session was not sent (its client was away and its queue
+/// full): the client may read the range with `history`.
+pub fn gap_body(topic: &str, epoch: &str, missed: &Missed) -> Bytes {
+    body("gap", |f| {
+        f.json("topic", topic);
+        f.json("epoch", epoch);
+        f.json("missed", missed);
     })
 }
 

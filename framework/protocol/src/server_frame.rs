@@ -80,6 +80,18 @@ pub enum ServerFrame {
         /// The payload.
         data: Value,
     },
+    /// Publications of a subscribed topic or joined room that this session was not sent: its client was away and
+    /// its queue full. They may still be read with `history`.
+    Gap {
+        /// Sequence number.
+        seq: u64,
+        /// The topic.
+        topic: String,
+        /// The epoch of the missed offsets.
+        epoch: String,
+        /// The offsets missed.
+        missed: crate::Missed,
+    },
     /// A message from the server to this session only.
     Push {
         /// Sequence number.
@@ -117,6 +129,7 @@ impl ServerFrame {
             ServerFrame::Reply { seq, .. }
             | ServerFrame::Error { seq, .. }
             | ServerFrame::Pub { seq, .. }
+            | ServerFrame::Gap { seq, .. }
             | ServerFrame::Push { seq, .. }
             | ServerFrame::MemberJoined { seq, .. }
             | ServerFrame::MemberLeft { seq, .. } => Some(*seq),

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tidings_protocol::encode::EncodingCache;
-use tidings_protocol::{ClientFrame, Request};
+use tidings_protocol::{ClientFrame, Request, StreamPosition};
 
 pub(crate) use actor::{Detached, End, Inbound, Session};
 pub use outbox::{Next, PushError};
@@ -109,7 +109,7 @@ impl SessionRef {
         &self,
         body: Bytes,
         cache: Option<Arc<EncodingCache>>,
-        publication: Option<(&str, u64)>,
+        publication: Option<(&str, &StreamPosition)>,
         conflate: bool,
     ) -> Result<Queued, PushError> {
         let pushed = self.outbox.push(body, cache, publication, conflate);

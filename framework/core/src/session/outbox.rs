@@ -12,14 +12,20 @@
 //! what keeps that replay part small, but the bound holds even for a client whose acks are stuck behind its own
 //! requests. Each attached connection holds a *generation*;
 //! attaching a new one makes the old one's reads end, so that two connections never read the same session.
+//!
+//! A session whose client is away (no connection attached) cannot drain its queue, which then fills at the rate of
+//! its topics. Its publications that do not fit are not a reason to end it: they are dropped, topic by topic, from
+//! the first that did not fit until the client comes back, and the range of each topic's dropped offsets is told to
+//! the client, as a `gap` frame queued when it resumes (after what was queued, before anything newer). The session
+//! keeps its subscriptions, memberships and positions. Other frames (replies, pushes, presence) still overflow.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tidings_protocol::encode::EncodingCache;
-use tidings_protocol::EncodedFrame;
+use tidings_protocol::encode::{self, EncodingCache};
+use tidings_protocol::{EncodedFrame, Missed, StreamPosition};
 use tokio::sync::Notify;
 
 use crate::close::Close;
@@ -38,6 +44,8 @@ pub(crate) enum Queued {
     Held,
     /// Dropped: the session already has this publication, from history.
     Duplicate,
+    /// Dropped: the session's client is away and its queue is full; the client is told of the range on resume.
+    Missed,
 }
 
 /// Why a push did not queue a frame.
@@ -112,6 +120,9 @@ struct State {
     latest: HashMap<Arc<str>, u64>,
     /// The size of `latest` at which its stale entries are dropped next.
     prune_latest_at: usize,
+    /// Publications dropped while no connection was attached and the queue was full: per topic and epoch, the
+    /// range of offsets, told to the client when it resumes.
+    missed: Vec<(Arc<str>, String, Missed)>,
 }
 
 impl State {
@@ -158,6 +169,7 @@ impl Outbox {
                 recovered: Vec::new(),
                 latest: HashMap::new(),
                 prune_latest_at: LATEST_PRUNE_AT,
+                missed: Vec::new(),
             }),
             ready: Notify::new(),
             max_frames: max_frames.max(1),
@@ -178,13 +190,19 @@ impl Outbox {
         &self,
         body: Bytes,
         cache: Option<Arc<EncodingCache>>,
-        publication: Option<(&str, u64)>,
+        publication: Option<(&str, &StreamPosition)>,
         conflate: bool,
     ) -> Result<Queued, PushError> {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Err(PushError::Closed);
         }
+        if let Some((topic, position)) = publication {
+            if self.miss_while_away(&mut state, topic, position, body.len()) {
+                return Ok(Queued::Missed);
+            }
+        }
+        let publication = publication.map(|(topic, position)| (topic, position.offset));
         if let Some((topic, offset)) = publication {
             if let Some(i) = state.recovered.iter().position(|(t, _)| **t == *topic) {
                 if offset <= state.recovered[i].1 {
@@ -223,6 +241,43 @@ impl Outbox {
         drop(state);
         self.ready.notify_one();
         Ok(queued)
+    }
+
+    /// While no connection is attached, a publication that would overflow the queue, or that follows one of its
+    /// topic that did, is dropped and its offset added to the topic's missed range. True when it was.
+    fn miss_while_away(&self, state: &mut State, topic: &str, position: &StreamPosition, len: usize) -> bool {
+        if state.attached {
+            return false;
+        }
+        let missing = state.missed.iter().position(|(t, epoch, _)| **t == *topic && *epoch == position.epoch);
+        let full = state.unsent() >= self.max_frames || state.unsent_bytes + len > self.max_bytes;
+        match missing {
+            Some(i) => state.missed[i].2 = state.missed[i].2.through(position.offset),
+            None if full && state.unsent() > 0 => {
+                tracing::info!(
+                    topic,
+                    from = position.offset,
+                    "the client of a detached session is behind: its publications of this topic are dropped until it \
+                     resumes, and it will be told which"
+                );
+                let missed = Missed { from: Some(position.offset), to: position.offset };
+                state.missed.push((topic.into(), position.epoch.clone(), missed));
+            }
+            None => return false,
+        }
+        true
+    }
+
+    /// Queues a `gap` frame for each topic whose publications were dropped while the client was away. Beyond the
+    /// limits if need be: there is one per topic at most, and the client must hear of them.
+    fn tell_missed(&self, state: &mut State) {
+        for (topic, epoch, missed) in std::mem::take(&mut state.missed) {
+            let body = encode::gap_body(&topic, &epoch, &missed);
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.unsent_bytes += body.len();
+            state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache: None });
+        }
     }
 
     /// Replaces `topic`'s unsent publication with `body`, or queues `body` anew and remembers it as the topic's.
@@ -304,6 +359,7 @@ impl Outbox {
         state.hold = None;
         state.latest = HashMap::new();
         state.prune_latest_at = LATEST_PRUNE_AT;
+        state.missed = Vec::new();
         state.cursor = state.next_seq;
         state.close = Some(Close::slow_consumer());
         self.ready.notify_waiters();
@@ -429,6 +485,7 @@ impl Outbox {
         state.cursor = ack + 1;
         state.generation += 1;
         state.attached = true;
+        self.tell_missed(&mut state);
         let generation = state.generation;
         drop(state);
         // Wakes the previous connection, which finds itself superseded.

@@ -3,6 +3,11 @@
 use super::*;
 use tidings_protocol::CloseCode;
 
+/// A position in the one epoch of these tests.
+fn at(offset: u64) -> StreamPosition {
+    StreamPosition { offset, epoch: "e".into() }
+}
+
 fn body(n: usize) -> Bytes {
     Bytes::from(vec![b'x'; n])
 }
@@ -101,11 +106,11 @@ async fn held_publications_follow_the_recovered_ones_without_doubles() {
     let outbox = Outbox::new(100, 10_000);
     outbox.hold("t");
     // Live publications 5 and 6 arrive while history (up to 5) is being read; another topic is not held.
-    outbox.push(Bytes::from("t5"), None, Some(("t", 5)), false).unwrap();
-    outbox.push(Bytes::from("u1"), None, Some(("u", 1)), false).unwrap();
-    outbox.push(Bytes::from("t6"), None, Some(("t", 6)), false).unwrap();
+    outbox.push(Bytes::from("t5"), None, Some(("t", &at(5))), false).unwrap();
+    outbox.push(Bytes::from("u1"), None, Some(("u", &at(1))), false).unwrap();
+    outbox.push(Bytes::from("t6"), None, Some(("t", &at(6))), false).unwrap();
     outbox.release(vec![Bytes::from("t4"), Bytes::from("t5")], 5).unwrap();
-    outbox.push(Bytes::from("t7"), None, Some(("t", 7)), false).unwrap();
+    outbox.push(Bytes::from("t7"), None, Some(("t", &at(7))), false).unwrap();
     let mut out = Vec::new();
     assert_eq!(outbox.next(0, &mut out, 10).await, Next::Frames);
     let bodies: Vec<_> = out.iter().map(|f| std::str::from_utf8(&f.body).unwrap().to_owned()).collect();
@@ -116,9 +121,9 @@ async fn held_publications_follow_the_recovered_ones_without_doubles() {
 async fn held_publications_count_against_the_limits() {
     let outbox = Outbox::new(2, 10_000);
     outbox.hold("t");
-    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), false).unwrap();
-    outbox.push(Bytes::from("t2"), None, Some(("t", 2)), false).unwrap();
-    assert_eq!(outbox.push(Bytes::from("t3"), None, Some(("t", 3)), false), Err(PushError::Overflow));
+    outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), false).unwrap();
+    outbox.push(Bytes::from("t2"), None, Some(("t", &at(2))), false).unwrap();
+    assert_eq!(outbox.push(Bytes::from("t3"), None, Some(("t", &at(3))), false), Err(PushError::Overflow));
     assert!(outbox.is_closing());
 }
 
@@ -169,17 +174,17 @@ async fn a_push_from_another_thread_wakes_the_reader() {
 async fn a_late_live_copy_of_a_recovered_publication_is_not_sent_twice() {
     let outbox = Outbox::new(100, 1 << 20);
     outbox.hold("t");
-    outbox.push(body(1), None, Some(("t", 5)), false).unwrap();
+    outbox.push(body(1), None, Some(("t", &at(5))), false).unwrap();
     // History brought 4 and 5; 5 was held too.
     outbox.release(vec![body(1), body(1)], 5).unwrap();
     assert_eq!(seqs(&outbox, 0, 10).await, [1, 2]);
     // The live path delivers 5 again, late (another connection than the history read's), then 6.
-    outbox.push(body(1), None, Some(("t", 5)), false).unwrap();
-    outbox.push(body(1), None, Some(("t", 6)), false).unwrap();
+    outbox.push(body(1), None, Some(("t", &at(5))), false).unwrap();
+    outbox.push(body(1), None, Some(("t", &at(6))), false).unwrap();
     assert_eq!(seqs(&outbox, 0, 10).await, [3]);
     // Once past, the topic is not filtered any more; other topics never were.
-    outbox.push(body(1), None, Some(("t", 7)), false).unwrap();
-    outbox.push(body(1), None, Some(("u", 1)), false).unwrap();
+    outbox.push(body(1), None, Some(("t", &at(7))), false).unwrap();
+    outbox.push(body(1), None, Some(("u", &at(1))), false).unwrap();
     assert_eq!(seqs(&outbox, 0, 10).await, [4, 5]);
 }
 
@@ -192,16 +197,16 @@ async fn bodies(outbox: &Outbox, generation: u64) -> Vec<(u64, String)> {
 #[actix_rt::test]
 async fn a_conflated_publication_replaces_its_topics_unsent_one_in_place() {
     let outbox = Outbox::new(10, 1000);
-    assert_eq!(outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true), Ok(Queued::New));
-    assert_eq!(outbox.push(Bytes::from("u1"), None, Some(("u", 1)), true), Ok(Queued::New));
+    assert_eq!(outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), true), Ok(Queued::New));
+    assert_eq!(outbox.push(Bytes::from("u1"), None, Some(("u", &at(1))), true), Ok(Queued::New));
     assert_eq!(outbox.push(Bytes::from("reply"), None, None, true), Ok(Queued::New));
-    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", 2)), true), Ok(Queued::Replaced));
-    assert_eq!(outbox.push(Bytes::from("t3-longer"), None, Some(("t", 3)), true), Ok(Queued::Replaced));
+    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", &at(2))), true), Ok(Queued::Replaced));
+    assert_eq!(outbox.push(Bytes::from("t3-longer"), None, Some(("t", &at(3))), true), Ok(Queued::Replaced));
     // The topic keeps its place in the queue, the sequence numbers stay gap-free, the byte count follows.
     assert_eq!(bodies(&outbox, 0).await, [(1, "t3-longer".into()), (2, "u1".into()), (3, "reply".into())]);
 
     // Once sent, the next publication is queued anew: a client that keeps up gets every one.
-    assert_eq!(outbox.push(Bytes::from("t4"), None, Some(("t", 4)), true), Ok(Queued::New));
+    assert_eq!(outbox.push(Bytes::from("t4"), None, Some(("t", &at(4))), true), Ok(Queued::New));
     assert_eq!(bodies(&outbox, 0).await, [(4, "t4".into())]);
     assert!(!outbox.has_unsent());
 }
@@ -209,8 +214,8 @@ async fn a_conflated_publication_replaces_its_topics_unsent_one_in_place() {
 #[actix_rt::test]
 async fn topics_not_conflated_keep_every_publication() {
     let outbox = Outbox::new(10, 1000);
-    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), false).unwrap();
-    outbox.push(Bytes::from("t2"), None, Some(("t", 2)), false).unwrap();
+    outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), false).unwrap();
+    outbox.push(Bytes::from("t2"), None, Some(("t", &at(2))), false).unwrap();
     assert_eq!(bodies(&outbox, 0).await, [(1, "t1".into()), (2, "t2".into())]);
 }
 
@@ -219,7 +224,7 @@ async fn a_lagging_client_of_a_conflated_topic_never_overflows() {
     let outbox = Outbox::new(4, 1000);
     for offset in 1..=10_000 {
         let topic = ["a", "b", "c"][offset as usize % 3];
-        outbox.push(Bytes::from(format!("{topic}{offset}")), None, Some((topic, offset)), true).unwrap();
+        outbox.push(Bytes::from(format!("{topic}{offset}")), None, Some((topic, &at(offset))), true).unwrap();
     }
     let got = bodies(&outbox, 0).await;
     assert_eq!(got.len(), 3);
@@ -229,22 +234,22 @@ async fn a_lagging_client_of_a_conflated_topic_never_overflows() {
 #[actix_rt::test]
 async fn a_replaced_frame_after_a_resume_goes_out_under_its_number() {
     let outbox = Outbox::new(10, 1000);
-    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true).unwrap();
+    outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), true).unwrap();
     assert_eq!(bodies(&outbox, 0).await, [(1, "t1".into())]);
     // The connection dropped before the client processed frame 1: it is unsent again, and replaceable.
     let generation = outbox.take_over(0).unwrap();
-    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", 2)), true), Ok(Queued::Replaced));
+    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", &at(2))), true), Ok(Queued::Replaced));
     assert_eq!(bodies(&outbox, generation).await, [(1, "t2".into())]);
 }
 
 #[actix_rt::test]
 async fn a_new_subscription_never_replaces_a_publication_of_the_previous_one() {
     let outbox = Outbox::new(10, 1000);
-    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true).unwrap();
+    outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), true).unwrap();
     // Unsubscribed and subscribed again (its reply in between) while t1 was still unsent.
     outbox.push(Bytes::from("reply"), None, None, false).unwrap();
     outbox.forget_latest("t");
-    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", 2)), true), Ok(Queued::New));
+    assert_eq!(outbox.push(Bytes::from("t2"), None, Some(("t", &at(2))), true), Ok(Queued::New));
     assert_eq!(bodies(&outbox, 0).await, [(1, "t1".into()), (2, "reply".into()), (3, "t2".into())]);
 }
 
@@ -252,10 +257,10 @@ async fn a_new_subscription_never_replaces_a_publication_of_the_previous_one() {
 async fn a_recovering_conflated_topic_holds_only_its_newest_publication() {
     let outbox = Outbox::new(3, 1000);
     outbox.hold("t");
-    assert_eq!(outbox.push(Bytes::from("t5"), None, Some(("t", 5)), true), Ok(Queued::Held));
+    assert_eq!(outbox.push(Bytes::from("t5"), None, Some(("t", &at(5))), true), Ok(Queued::Held));
     for offset in 6..=100 {
         assert_eq!(
-            outbox.push(Bytes::from(format!("t{offset}")), None, Some(("t", offset)), true),
+            outbox.push(Bytes::from(format!("t{offset}")), None, Some(("t", &at(offset))), true),
             Ok(Queued::Replaced)
         );
     }
@@ -266,7 +271,7 @@ async fn a_recovering_conflated_topic_holds_only_its_newest_publication() {
 #[actix_rt::test]
 async fn a_replacement_still_counts_against_the_byte_limit() {
     let outbox = Outbox::new(10, 10);
-    outbox.push(Bytes::from("t1"), None, Some(("t", 1)), true).unwrap();
+    outbox.push(Bytes::from("t1"), None, Some(("t", &at(1))), true).unwrap();
     outbox.push(Bytes::from("reply"), None, None, false).unwrap();
-    assert_eq!(outbox.push(body(9), None, Some(("t", 2)), true), Err(PushError::Overflow));
+    assert_eq!(outbox.push(body(9), None, Some(("t", &at(2))), true), Err(PushError::Overflow));
 }
