@@ -8,7 +8,7 @@
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tidings::websocket::{DeflateConfig, DeflateMode, WebSocketConfig};
 use tidings::{async_trait, Context, Handler, Hub, Refusal};
-use tidings_tests::echo::echo;
+use tidings_tests::echo::{echo, watch_for_stalls};
 
 struct Echo;
 
@@ -62,6 +62,8 @@ async fn main() -> std::io::Result<()> {
         .handler("echo:*", Echo)
         .build()
         .expect("valid pattern");
+    // A case waiting this long is stuck (they take seconds): say which side waits, in the server log.
+    watch_for_stalls(std::time::Duration::from_secs(10), std::time::Duration::from_secs(30));
     let endpoint = tidings::Endpoint::new().websocket(tidings_config);
     let config = web::Data::new(config);
     let server = HttpServer::new(move || {
