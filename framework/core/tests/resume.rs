@@ -269,3 +269,36 @@ async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_
     hub.publish("news:a", &31).await.unwrap();
     assert_eq!(resumed.expect_broadcast("news:a").await, json!(31));
 }
+
+#[actix_rt::test]
+async fn a_session_back_from_away_is_not_closed_by_publications_arriving_while_its_queue_drains() {
+    let config = HubConfig { outbox_max_frames: 10, resume_window: Duration::from_secs(5), ..Default::default() };
+    let hub = Hub::builder().handler("news:*", News).config(config).build().unwrap();
+    let mut client = TestClient::connect(&hub).await;
+    client.subscribe("news:a").await.unwrap();
+    client.subscribe("news:b").await.unwrap();
+    assert!(hub.drop_connection(client.session_id()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for n in 1..=20 {
+        hub.publish("news:a", &n).await.unwrap();
+    }
+    // Resumed but not read yet: the queue is still full, and a publication of another topic arrives.
+    let mut resumed = TestClient::connect_with(&hub, resume(&client)).await;
+    hub.publish("news:b", &1).await.unwrap();
+    assert_eq!(hub.session_count(), 1, "not closed");
+    let mut seen = Vec::new();
+    while seen.len() < 12 {
+        match resumed.next_frame().await {
+            ServerFrame::Pub { topic, offset, .. } => seen.push(format!("{topic}#{offset}")),
+            ServerFrame::Gap { topic, missed, .. } => seen.push(format!("gap {topic} {:?}-{}", missed.from, missed.to)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut expected: Vec<String> = (1..=10).map(|n| format!("news:a#{n}")).collect();
+    expected.push("gap news:a Some(11)-20".into());
+    assert_eq!(seen[..11], expected[..]);
+    // news:b's publication came while the queue was full (dropped, and told), or once it had drained (sent).
+    assert!(["gap news:b Some(1)-1", "news:b#1"].contains(&seen[11].as_str()), "{}", seen[11]);
+    hub.publish("news:b", &2).await.unwrap();
+    assert_eq!(resumed.expect_broadcast("news:b").await, json!(2));
+}

@@ -113,6 +113,8 @@ impl Session {
         self.requests.clear();
         if self.busy {
             self.ending = true;
+            // No connection may resume a session that is ending, and requests no longer reach it.
+            self.state.me.outbox.end(Close::going_away());
             self.state.interrupt();
         } else {
             actix::ActorContext::stop(ctx);

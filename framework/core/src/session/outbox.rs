@@ -15,9 +15,10 @@
 //!
 //! A session whose client is away (no connection attached) cannot drain its queue, which then fills at the rate of
 //! its topics. Its publications that do not fit are not a reason to end it: they are dropped, topic by topic, from
-//! the first that did not fit until the client comes back, and the range of each topic's dropped offsets is told to
-//! the client, as a `gap` frame queued when it resumes (after what was queued, before anything newer). The session
-//! keeps its subscriptions, memberships and positions. Other frames (replies, pushes, presence) still overflow.
+//! the first that did not fit until the client has come back and its queue is half empty again, and the range of
+//! each topic's dropped offsets is then told to the client as a `gap` frame (after what was queued, before anything
+//! newer of the topic). The session keeps its subscriptions, memberships and positions. Other frames (replies,
+//! pushes, presence) still overflow.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -198,7 +199,7 @@ impl Outbox {
             return Err(PushError::Closed);
         }
         if let Some((topic, position)) = publication {
-            if self.miss_while_away(&mut state, topic, position, body.len()) {
+            if self.miss_while_away(&mut state, topic, position, body.len(), conflate) {
                 return Ok(Queued::Missed);
             }
         }
@@ -243,17 +244,25 @@ impl Outbox {
         Ok(queued)
     }
 
-    /// While no connection is attached, a publication that would overflow the queue, or that follows one of its
-    /// topic that did, is dropped and its offset added to the topic's missed range. True when it was.
-    fn miss_while_away(&self, state: &mut State, topic: &str, position: &StreamPosition, len: usize) -> bool {
-        if state.attached {
-            return false;
-        }
+    /// While no connection is attached (or one is, but the ranges missed while none was are not told yet), a
+    /// publication that would overflow the queue is dropped and its offset starts the topic's missed range; until that range is told (see `tell_missed`), the topic's next publications
+    /// are dropped and extend it, attached or not. True when the publication was dropped.
+    fn miss_while_away(
+        &self,
+        state: &mut State,
+        topic: &str,
+        position: &StreamPosition,
+        len: usize,
+        conflate: bool,
+    ) -> bool {
         let missing = state.missed.iter().position(|(t, epoch, _)| **t == *topic && *epoch == position.epoch);
         let full = state.unsent() >= self.max_frames || state.unsent_bytes + len > self.max_bytes;
+        // A conflated topic whose newest publication is still unsent replaces it in place: nothing is missed.
+        let replaces = conflate && state.latest.get(topic).is_some_and(|&seq| seq >= state.cursor);
         match missing {
             Some(i) => state.missed[i].2 = state.missed[i].2.through(position.offset),
-            None if full && state.unsent() > 0 => {
+            // Away, or back but still draining what piled up meanwhile (ranges not told yet).
+            None if (!state.attached || !state.missed.is_empty()) && full && state.unsent() > 0 && !replaces => {
                 tracing::info!(
                     topic,
                     from = position.offset,
@@ -268,10 +277,17 @@ impl Outbox {
         true
     }
 
-    /// Queues a `gap` frame for each topic whose publications were dropped while the client was away. Beyond the
-    /// limits if need be: there is one per topic at most, and the client must hear of them.
+    /// Once the queue is half empty again, queues a `gap` frame for each topic whose publications were dropped
+    /// while the client was away; the topic's next publications are queued after it. (Beyond the limits if need
+    /// be: there is one per topic at most, and the client must hear of them.)
     fn tell_missed(&self, state: &mut State) {
+        let room = state.unsent() <= self.max_frames / 2 && state.unsent_bytes <= self.max_bytes / 2;
+        if state.missed.is_empty() || !room {
+            return;
+        }
         for (topic, epoch, missed) in std::mem::take(&mut state.missed) {
+            // A conflated topic's queued publication, before the gap, must not take the place of a newer one.
+            state.latest.remove(&*topic);
             let body = encode::gap_body(&topic, &epoch, &missed);
             let seq = state.next_seq;
             state.next_seq += 1;
@@ -556,6 +572,7 @@ impl Outbox {
                     state.unsent_bytes -= bytes;
                     state.sent_bytes += bytes;
                     self.forget_beyond_replay_limits(&mut state);
+                    self.tell_missed(&mut state);
                     return Next::Frames;
                 }
                 if let Some(close) = &state.close {

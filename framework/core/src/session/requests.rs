@@ -235,6 +235,9 @@ impl SessionState {
                 return Err(unavailable(e));
             }
         };
+        // Held live publications are released after the last offset the read returned (not the topic's end at the
+        // time of the read: a bounded read may stop short of it, and what came between must not be dropped).
+        let through = page.publications.last().map_or(page.position.offset, |p| p.position.offset);
         let (_, room_bytes) = self.me.outbox.room();
         let mut bodies: Vec<Bytes> =
             page.publications.iter().map(|p| encode::publication_body(topic, &p.position, &p.data)).collect();
@@ -253,7 +256,7 @@ impl SessionState {
             page.publications.drain(..skip);
         }
         tracing::debug!(topic, since = since.offset, recovered = bodies.len(), ?missed, "recovered");
-        self.me.release(bodies, page.position.offset);
+        self.me.release(bodies, through);
         Ok(missed)
     }
 
@@ -277,11 +280,13 @@ impl SessionState {
         let skip_to = page.position.offset - room as u64;
         let newest = StreamPosition { offset: skip_to, epoch: page.position.epoch.clone() };
         let newer = broker.history(topic, Some(&newest), room).await?;
-        let missed = match (&newer.missed, page.missed) {
-            // The stream changed between the two reads: the second read says what is missed.
-            (Some(changed), _) => changed.clone(),
-            (None, Some(before)) => before.through(skip_to),
-            (None, None) => Missed { from: Some(first), to: skip_to },
+        let start = page.missed.as_ref().map_or(Some(first), |before| before.from);
+        let missed = match &newer.missed {
+            // The epoch changed between the two reads: the second read says what is missed.
+            Some(changed) if changed.from.is_none() => changed.clone(),
+            // History dropped more between the reads: one range from the start still.
+            Some(changed) => Missed { from: start, to: changed.to.max(skip_to) },
+            None => Missed { from: start, to: skip_to },
         };
         Ok((newer, Some(missed)))
     }
@@ -352,8 +357,9 @@ impl SessionState {
         }
         let ctx = self.context(topic);
         self.end_membership(topic).await;
-        // The session has left either way; the handler's failure to hear of it is the server's to log.
-        let _ = self.bounded("leave", topic, handler.leave(&ctx)).await;
+        // The session has left either way; the handler's failure to hear of it is the server's to log. Not abandoned
+        // when the session ends meanwhile: `end` no longer lists the topic, so this is the handler's only word of it.
+        let _ = self.deadline("leave", topic, handler.leave(&ctx)).await;
         Ok(None)
     }
 
