@@ -220,8 +220,9 @@ async fn recovery_during_a_stream_of_publications_skips_and_doubles_nothing() {
     assert_eq!(offsets, (2..=301).collect::<Vec<u64>>());
 }
 
-#[actix_rt::test]
-async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_what_it_missed() {
+/// A hub whose sessions queue at most 10 frames, and a client subscribed to news:a and news:b whose connection was
+/// then lost (its session waits for it).
+async fn away_with_a_queue_of_ten() -> (Hub, TestClient) {
     let config = HubConfig { outbox_max_frames: 10, resume_window: Duration::from_secs(5), ..Default::default() };
     let hub = Hub::builder().handler("news:*", News).config(config).build().unwrap();
     let mut client = TestClient::connect(&hub).await;
@@ -229,6 +230,12 @@ async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_
     client.subscribe("news:b").await.unwrap();
     assert!(hub.drop_connection(client.session_id()));
     tokio::time::sleep(Duration::from_millis(50)).await;
+    (hub, client)
+}
+
+#[actix_rt::test]
+async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_what_it_missed() {
+    let (hub, client) = away_with_a_queue_of_ten().await;
     // Away, the session's queue fills at the topics' rate: 10 frames fit, the rest of each topic is dropped.
     let mut epoch = String::new();
     for n in 1..=30 {
@@ -272,13 +279,7 @@ async fn a_detached_session_that_falls_behind_keeps_its_subscriptions_and_hears_
 
 #[actix_rt::test]
 async fn a_session_back_from_away_is_not_closed_by_publications_arriving_while_its_queue_drains() {
-    let config = HubConfig { outbox_max_frames: 10, resume_window: Duration::from_secs(5), ..Default::default() };
-    let hub = Hub::builder().handler("news:*", News).config(config).build().unwrap();
-    let mut client = TestClient::connect(&hub).await;
-    client.subscribe("news:a").await.unwrap();
-    client.subscribe("news:b").await.unwrap();
-    assert!(hub.drop_connection(client.session_id()));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (hub, client) = away_with_a_queue_of_ten().await;
     for n in 1..=20 {
         hub.publish("news:a", &n).await.unwrap();
     }
