@@ -95,10 +95,13 @@ test('transports the environment lacks are skipped', { timeout: 10_000 }, async 
   const onlyHttp = new Client(server.url, { ...base, WebSocket: null, EventSource: null });
   const noWebSocket = new Client(server.url, { ...base, WebSocket: null });
   t.after(() => Promise.all([onlyHttp.close(), noWebSocket.close()]));
+  // Both connect at once: listen to both before waiting for either, or the second's event may come first, unheard.
   const tried = connectingTo(onlyHttp);
-  assert.equal((await nextEvent(onlyHttp, 'connected')).transport, 'longpoll');
+  const onlyHttpConnected = nextEvent(onlyHttp, 'connected');
+  const noWebSocketConnected = nextEvent(noWebSocket, 'connected');
+  assert.equal((await onlyHttpConnected).transport, 'longpoll');
   assert.deepEqual(tried, ['longpoll']);
-  assert.equal((await nextEvent(noWebSocket, 'connected')).transport, 'sse');
+  assert.equal((await noWebSocketConnected).transport, 'sse');
 });
 
 test('reconnects try the transport that worked first, then the order again; the session carries over', { timeout: 15_000 }, async (t) => {
