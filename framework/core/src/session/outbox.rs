@@ -255,14 +255,17 @@ impl Outbox {
         len: usize,
         conflate: bool,
     ) -> bool {
+        // The common case, on every delivery: attached, nothing missed.
+        if state.attached && state.missed.is_empty() {
+            return false;
+        }
         let missing = state.missed.iter().position(|(t, epoch, _)| **t == *topic && *epoch == position.epoch);
-        let full = state.unsent() >= self.max_frames || state.unsent_bytes + len > self.max_bytes;
-        // A conflated topic whose newest publication is still unsent replaces it in place: nothing is missed.
-        let replaces = conflate && state.latest.get(topic).is_some_and(|&seq| seq >= state.cursor);
         match missing {
             Some(i) => state.missed[i].2 = state.missed[i].2.through(position.offset),
+            // A conflated topic whose newest publication is still unsent replaces it in place: nothing is missed.
+            None if conflate && state.latest.get(topic).is_some_and(|&seq| seq >= state.cursor) => return false,
             // Away, or back but still draining what piled up meanwhile (ranges not told yet).
-            None if (!state.attached || !state.missed.is_empty()) && full && state.unsent() > 0 && !replaces => {
+            None if self.full(state, len) && state.unsent() > 0 => {
                 tracing::info!(
                     topic,
                     from = position.offset,
@@ -288,11 +291,7 @@ impl Outbox {
         for (topic, epoch, missed) in std::mem::take(&mut state.missed) {
             // A conflated topic's queued publication, before the gap, must not take the place of a newer one.
             state.latest.remove(&*topic);
-            let body = encode::gap_body(&topic, &epoch, &missed);
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            state.unsent_bytes += body.len();
-            state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache: None });
+            push_frame(state, encode::gap_body(&topic, &epoch, &missed), None);
         }
     }
 
@@ -340,16 +339,17 @@ impl Outbox {
 
     fn enqueue(&self, state: &mut State, body: Bytes, cache: Option<Arc<EncodingCache>>) -> Result<(), PushError> {
         // An empty queue always takes one frame, so a frame larger than `max_bytes` still goes out.
-        let full = state.unsent() >= self.max_frames || state.unsent_bytes + body.len() > self.max_bytes;
-        if full && state.unsent() > 0 {
+        if self.full(state, body.len()) && state.unsent() > 0 {
             self.overflow(state);
             return Err(PushError::Overflow);
         }
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        state.unsent_bytes += body.len();
-        state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache });
+        push_frame(state, body, cache);
         Ok(())
+    }
+
+    /// Whether a frame of `len` bytes does not fit among the unsent ones.
+    fn full(&self, state: &State, len: usize) -> bool {
+        state.unsent() >= self.max_frames || state.unsent_bytes + len > self.max_bytes
     }
 
     /// Forgets the oldest sent frames while more are kept for a resume than the limits allow.
@@ -582,6 +582,14 @@ impl Outbox {
             changed.await;
         }
     }
+}
+
+/// Queues `body` under the next sequence number, whatever the limits (the caller checked them, or may pass them).
+fn push_frame(state: &mut State, body: Bytes, cache: Option<Arc<EncodingCache>>) {
+    let seq = state.next_seq;
+    state.next_seq += 1;
+    state.unsent_bytes += body.len();
+    state.queue.push_back(EncodedFrame { seq: Some(seq), body, cache });
 }
 
 #[cfg(test)]

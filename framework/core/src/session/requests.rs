@@ -228,7 +228,7 @@ impl SessionState {
     /// therefore never overflows the queue and closes the client as a slow consumer.
     async fn recover(&self, topic: &str, since: &StreamPosition) -> Result<Option<Missed>, Refusal> {
         let recovered = self.read_recovery(topic, since).await;
-        let (mut page, mut missed) = match recovered {
+        let (page, mut missed) = match recovered {
             Ok(read) => read,
             Err(e) => {
                 self.me.outbox.unhold();
@@ -253,7 +253,6 @@ impl SessionState {
             let first = page.publications[0].position.offset;
             missed = Some(missed.map_or(Missed { from: Some(first), to: last_skipped }, |m| m.through(last_skipped)));
             bodies.drain(..skip);
-            page.publications.drain(..skip);
         }
         tracing::debug!(topic, since = since.offset, recovered = bodies.len(), ?missed, "recovered");
         self.me.release(bodies, through);
