@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod echo;
 pub mod handlers;
+pub mod hostile_proxy;
 pub mod http;
 pub mod proxy;
 mod raw;

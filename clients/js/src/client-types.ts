@@ -30,6 +30,12 @@ export interface ClientEvents {
   disconnected: { code: number; reason: string };
   /** Closed for good; `status` when the server refused the credentials (see the `closed` state). */
   closed: { code: number; reason: string; status?: number };
+  /**
+   * The session moved to another transport without the application having to do anything: an upgrade (a proxy
+   * that refused WebSocket lets it through now), or a handover after a connection of the race took it. Nothing was
+   * lost or doubled on the way (`resumed`), and subscriptions and rooms are intact.
+   */
+  transport: { transport: TransportName; previous: TransportName; session: string; resumed: boolean };
   /** A new session began (the first one, or after the previous one could not be resumed). */
   session: { session: string; previous: string | null };
   /**

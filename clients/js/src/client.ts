@@ -4,9 +4,7 @@
 // requests is in requests.ts, of acknowledgements in acks.ts; the public types are in client-types.ts.
 
 import { Acks } from './acks.js';
-import { Backoff } from './backoff.js';
 import type { Channel } from './channel.js';
-import { CloseCode, shouldReconnect } from './close-codes.js';
 import type {
   ClientEvents,
   ClientState,
@@ -15,8 +13,9 @@ import type {
   RequestOptions,
   StateChange,
 } from './client-types.js';
+import { Connector, type Arrival, type Connection } from './connector.js';
 import { resolveHostApi } from './env.js';
-import { ClientErrorCode, MAX_AUTH_REFUSALS, TidingsError } from './errors.js';
+import { ClientErrorCode, TidingsError } from './errors.js';
 import { Emitter } from './events.js';
 import { createHttpClient } from './http.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
@@ -37,64 +36,32 @@ import {
 import { Requests, type WithoutId } from './requests.js';
 import { Room, type JoinOptions } from './room.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
-import { LongPollTransport } from './transports/longpoll.js';
-import { SseTransport } from './transports/sse.js';
-import {
-  ABNORMAL_CLOSURE,
-  type Transport,
-  type TransportContext,
-  type TransportName,
-} from './transports/transport.js';
-import { WebSocketTransport } from './transports/websocket.js';
+import { ABNORMAL_CLOSURE, type TransportContext, type TransportName } from './transports/transport.js';
 import { Endpoints } from './url.js';
-
-interface Connection {
-  name: TransportName;
-  transport: Transport;
-  /** `welcome` arrived. */
-  opened: boolean;
-  /** Frames may be sent (after an earlier connection's last HTTP request settled). */
-  ready: boolean;
-  openTimer: ReturnType<typeof setTimeout> | null;
-  stallTimer: ReturnType<typeof setTimeout> | null;
-  lastActivity: number;
-}
-
-const now = (): number => Date.now();
 
 export class Client extends Emitter<ClientEvents> {
   private readonly options: ResolvedOptions;
   private readonly endpoints: Endpoints;
   private readonly hostApis: Pick<TransportContext, 'WebSocket' | 'EventSource' | 'http'>;
   private readonly available: TransportName[];
-  private readonly backoff: Backoff;
+  private readonly connector: Connector;
   private current: ClientState = 'idle';
-  private conn: Connection | null = null;
   private session: string | null = null;
   private readonly ownSessions = new Set<string>();
   private readonly acks: Acks;
-  private preferred: TransportName | null = null;
-  private candidates: TransportName[] = [];
-  private candidateIndex = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames waiting for a connection, in the order they must reach the session. */
   private buffer: ClientFrame[] = [];
   private readonly requests = new Requests((id) => this.removeFromBuffer(id));
   private readonly channels = new Map<string, Channel>();
-  /** An abandoned connection's HTTP request still on the wire: later frames wait for it, to keep their order. */
-  private barrier: Promise<void> | null = null;
   /** The token requests carry: the one obtained for the last connect attempt, or accepted by a refresh since. */
   private token: string | undefined;
-  /** Connect attempts refused with 401 or 403 since the last connection opened. */
-  private authRefusals = 0;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
     this.endpoints = new Endpoints(url);
     this.options = resolveOptions(options);
     this.token = typeof this.options.token === 'string' ? this.options.token : undefined;
-    this.backoff = new Backoff(this.options.backoff);
-    this.acks = new Acks(this.options, () => this.conn);
+    this.acks = new Acks(this.options, () => this.connector.conn);
     this.hostApis = {
       WebSocket: resolveHostApi(options.WebSocket, 'WebSocket'),
       EventSource: resolveHostApi(options.EventSource, 'EventSource'),
@@ -114,6 +81,7 @@ export class Client extends Emitter<ClientEvents> {
           'pass the WebSocket, EventSource, XMLHttpRequest or fetch implementation in the options',
       );
     }
+    this.connector = new Connector(this.connectorHost());
     if (this.options.closeOnPageHide) {
       watchPageHide(this.endpoints, this.options.withCredentials, {
         sessionToEnd: () => (this.current === 'closed' ? null : this.session),
@@ -130,7 +98,8 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The transport of the open connection, or null while there is none. */
   get transport(): TransportName | null {
-    return this.conn && this.conn.opened ? this.conn.name : null;
+    const conn = this.connector.conn;
+    return conn && conn.opened ? conn.name : null;
   }
 
   /** The current session's id, once the server gave one. */
@@ -144,14 +113,14 @@ export class Client extends Emitter<ClientEvents> {
     this.current = 'connecting';
     // A microtask later, so that listeners added right after `new Client()` see the first state change.
     Promise.resolve().then(() => {
-      if (this.current === 'connecting' && this.conn === null) this.startCycle();
+      if (this.current === 'connecting') this.connector.start();
     });
     return this;
   }
 
   /** Resolves once connected (at once if already), rejects if the client closes first. */
   ready(): Promise<void> {
-    if (this.conn && this.conn.opened) return Promise.resolve();
+    if (this.transport !== null) return Promise.resolve();
     if (this.current === 'closed') return Promise.reject(this.closedError('the client is closed'));
     return new Promise((resolve, reject) => {
       const offConnected = this.once('connected', () => {
@@ -260,16 +229,9 @@ export class Client extends Emitter<ClientEvents> {
    */
   close(): Promise<void> {
     if (this.current === 'closed') return Promise.resolve();
-    const conn = this.conn;
-    this.conn = null;
-    let told: Promise<void> = Promise.resolve();
-    if (conn) {
-      this.clearConnectionTimers(conn);
-      if (conn.opened) told = conn.transport.close();
-      else conn.transport.abandon();
-    }
+    const told = this.connector.stop();
     this.terminate(1000, 'client closed', true);
-    return told.catch(() => undefined);
+    return told;
   }
 
   // ---- host interface of subscriptions and rooms ----
@@ -373,7 +335,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private flush(): void {
-    const conn = this.conn;
+    const conn = this.connector.conn;
     if (!conn || !conn.ready || this.buffer.length === 0) return;
     const frames = this.buffer;
     this.buffer = [];
@@ -398,209 +360,17 @@ export class Client extends Emitter<ClientEvents> {
     this.buffer = this.buffer.filter((frame) => !('id' in frame) || frame.id !== id);
   }
 
-  // ---- connecting ----
-
-  private startCycle(): void {
-    const preferred = this.preferred;
-    // The transport that worked last goes first; if it fails to open, the others follow in their order.
-    this.candidates = preferred
-      ? [preferred].concat(this.available.filter((name) => name !== preferred))
-      : this.available.slice();
-    this.candidateIndex = 0;
-    this.tryNext();
-  }
-
-  private tryNext(): void {
-    while (this.current !== 'closed' && this.candidateIndex < this.candidates.length) {
-      if (this.open(this.candidates[this.candidateIndex++])) return;
-    }
-    if (this.current !== 'closed') this.scheduleReconnect();
-  }
-
-  private open(name: TransportName): boolean {
-    const context: TransportContext = {
-      endpoints: this.endpoints,
-      processed: () => this.acks.processed,
-      requestTimeout: this.options.requestTimeout,
-      stallTimeout: this.options.stallTimeout,
-      withCredentials: this.options.withCredentials,
-      token: () => this.token,
-      tokenInQuery: this.options.tokenInQuery,
-      ...this.hostApis,
-      handlers: {
-        frame: (frame) => this.onFrame(conn, frame),
-        activity: () => {
-          conn.lastActivity = now();
-        },
-        closed: (code, reason, status) => this.connectionEnded(conn, code, reason, status),
-        undelivered: (frames) => this.requeue(frames),
-        rejected: (frames, status) => this.requests.rejected(frames, status),
-      },
-    };
-    let transport: Transport;
-    try {
-      transport =
-        name === 'websocket'
-          ? new WebSocketTransport(context)
-          : name === 'sse'
-            ? new SseTransport(context)
-            : new LongPollTransport(context);
-    } catch (error) {
-      this.emit('transportFailed', { transport: name, reason: String(error) });
-      return false;
-    }
-    const conn: Connection = {
-      name,
-      transport,
-      opened: false,
-      ready: false,
-      openTimer: null,
-      stallTimer: null,
-      lastActivity: now(),
-    };
-    this.conn = conn;
-    this.setState({ state: 'connecting', transport: name, attempt: this.backoff.attempt });
-    // A listener may have closed the client.
-    if (this.conn !== conn) return true;
-    // The open timeout covers the token function too: one that never answers must not stall the client.
-    conn.openTimer = setTimeout(
-      () => this.connectionEnded(conn, ABNORMAL_CLOSURE, `no welcome within ${this.options.openTimeout} ms`),
-      this.options.openTimeout,
-    );
-    const tokenFn = this.options.token;
-    if (typeof tokenFn !== 'function') {
-      this.startTransport(conn);
-      return true;
-    }
-    // A fresh token for every attempt: a reconnect after the credentials expired must not send the old one.
-    Promise.resolve()
-      .then(() => tokenFn())
-      .then((token) => {
-        if (conn !== this.conn) return;
-        if (typeof token !== 'string' || token === '') {
-          throw new TypeError(`the token function returned ${token === '' ? 'an empty string' : typeof token}`);
-        }
-        this.token = token;
-        this.startTransport(conn);
-      })
-      .catch((error: unknown) => {
-        if (conn !== this.conn) return;
-        this.connectionEnded(conn, ABNORMAL_CLOSURE, `the token function failed: ${String(error)}`);
-      });
-    return true;
-  }
-
-  /** Opens `conn`'s transport, resuming the session if there is one. */
-  private startTransport(conn: Connection): void {
-    try {
-      const resuming = this.session !== null;
-      conn.transport.open(resuming ? { session: this.session ?? undefined, ack: this.acks.processed } : {});
-    } catch (error) {
-      // connectionEnded moves on to the next candidate.
-      this.connectionEnded(conn, ABNORMAL_CLOSURE, String(error));
-    }
-  }
-
-  private scheduleReconnect(refusedWith?: number): void {
-    if (this.current === 'closed') return;
-    const delay = this.backoff.next();
-    const change: StateChange = { state: 'reconnecting', attempt: this.backoff.attempt, delay };
-    if (refusedWith !== undefined) change.status = refusedWith;
-    this.setState(change);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (this.current !== 'closed') this.startCycle();
-    }, delay);
-  }
-
-  private watchStall(conn: Connection): void {
-    if (!conn.transport.seesHeartbeats) return;
-    const limit = this.options.stallTimeout;
-    const check = (): void => {
-      if (conn !== this.conn) return;
-      const idle = now() - conn.lastActivity;
-      if (idle >= limit) this.connectionEnded(conn, ABNORMAL_CLOSURE, `nothing heard for ${idle} ms`);
-      else conn.stallTimer = setTimeout(check, limit - idle);
-    };
-    conn.stallTimer = setTimeout(check, limit);
-  }
-
-  private clearConnectionTimers(conn: Connection): void {
-    if (conn.openTimer) clearTimeout(conn.openTimer);
-    if (conn.stallTimer) clearTimeout(conn.stallTimer);
-    conn.openTimer = conn.stallTimer = null;
-  }
-
-  /**
-   * The connection `conn` is over, for whatever reason: fall back, reconnect, or give up. `status` is the HTTP
-   * status of a request the server refused, when the transport saw one.
-   */
-  private connectionEnded(conn: Connection, code: number, reason: string, status?: number): void {
-    if (conn !== this.conn) return;
-    this.conn = null;
-    this.clearConnectionTimers(conn);
-    this.acks.cancel();
-    const { unsent, settled } = conn.transport.abandon();
-    this.holdUntil(settled);
-    this.requeue(unsent);
-    if (!conn.opened) {
-      const failed: ClientEvents['transportFailed'] = { transport: conn.name, reason: `${code} ${reason}` };
-      if (status !== undefined) failed.status = status;
-      this.emit('transportFailed', failed);
-      if (status === 401 || status === 403) this.authRefused(conn.name, status, reason);
-      else this.tryNext();
-    } else if (!shouldReconnect(code)) {
-      this.terminate(code, reason, false);
-    } else {
-      this.setState({ state: 'disconnected', code, reason });
-      this.scheduleReconnect();
-    }
-  }
-
-  /**
-   * A connect attempt was refused with 401 or 403: said with an `error` event; the next transport is tried (they
-   * carry credentials differently: subprotocol, header, query or cookie), each asking the token function again,
-   * until {@link MAX_AUTH_REFUSALS} refusals in a row close the client.
-   */
-  private authRefused(transport: TransportName, status: number, reason: string): void {
-    this.authRefusals++;
-    const message = `${transport}: the server refused the credentials (HTTP ${status}): ${reason}`;
-    this.emit('error', new TidingsError(ClientErrorCode.AuthRefused, message, undefined, status));
-    if (this.current === 'closed') return; // closed by a listener
-    if (this.authRefusals >= MAX_AUTH_REFUSALS) {
-      const summary = `the server refused the credentials ${this.authRefusals} times in a row (HTTP ${status}: ${reason})`;
-      this.terminate(CloseCode.PolicyViolation, summary, false, status);
-      return;
-    }
-    if (this.candidateIndex < this.candidates.length) this.tryNext();
-    else this.scheduleReconnect(status);
-  }
-
-  private holdUntil(settled: Promise<void>): void {
-    const barrier: Promise<void> = Promise.all([this.barrier, settled]).then(
-      () => undefined,
-      () => undefined,
-    );
-    this.barrier = barrier;
-    barrier.then(() => {
-      if (this.barrier === barrier) this.barrier = null;
-    });
-  }
-
   // ---- incoming frames ----
 
+  /** A frame (not `welcome`) of the connection that carries the session. */
   private onFrame(conn: Connection, frame: ServerFrame): void {
-    if (conn !== this.conn) return;
-    conn.lastActivity = now();
-    if (frame.type === 'welcome') return this.onWelcome(conn, frame);
-    if (!conn.opened) return this.connectionEnded(conn, 1002, `${frame.type} frame before welcome`);
-    if (frame.type === 'close') return; // transports report close frames as the end of the connection
+    if (frame.type === 'welcome' || frame.type === 'close') return; // the connector and transports see to those
     // A resumed connection replays from our ack; anything at or below what we processed was handled already.
     if (frame.seq <= this.acks.processed) return;
     if (frame.seq !== this.acks.processed + 1) {
       const message = `frame ${frame.seq} arrived after ${this.acks.processed}: reconnecting to resume from the gap`;
       this.emit('error', new TidingsError(ClientErrorCode.BadResponse, message));
-      return this.connectionEnded(conn, ABNORMAL_CLOSURE, message);
+      return this.connector.lose(conn, ABNORMAL_CLOSURE, message);
     }
     this.acks.advance(frame.seq);
     this.dispatch(frame);
@@ -645,42 +415,87 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  private onWelcome(conn: Connection, welcome: WelcomeFrame): void {
-    const first = !conn.opened;
-    if (conn.openTimer) clearTimeout(conn.openTimer);
-    conn.openTimer = null;
-    conn.opened = true;
+  /** `welcome` made `conn` the session's connection (see {@link Arrival}); returns whether it resumed. */
+  private onWelcome(conn: Connection, welcome: WelcomeFrame, arrival: Arrival, previous: TransportName | null): boolean {
     const resumed = welcome.resumed && this.session !== null && welcome.session === this.session;
-    const previous = this.session;
+    const previousSession = this.session;
     if (resumed) {
       this.acks.resumed();
     } else {
       this.session = welcome.session;
       this.ownSessions.add(welcome.session);
       this.acks.newSession();
-      if (previous !== null) this.sessionLost();
+      if (previousSession !== null) this.sessionLost();
     }
-    if (first) {
-      this.preferred = conn.name;
-      this.backoff.reset();
-      this.authRefusals = 0;
-      this.watchStall(conn);
-    }
-    // Re-subscriptions go first, then what was buffered; and nothing before an earlier connection's last POST.
-    const start = (): void => {
-      if (conn !== this.conn) return;
-      conn.ready = true;
-      if (!resumed) this.restoreChannels();
-      this.flush();
-    };
-    const barrier = this.barrier;
-    if (barrier && !conn.ready) barrier.then(start);
-    else start();
-    if (first) {
+    if (arrival === 'opened') {
       const info = { transport: conn.name, session: welcome.session, resumed };
       this.setState({ state: 'connected', ...info });
+    } else if (arrival === 'switched' && previous !== null && previous !== conn.name) {
+      this.emit('transport', { transport: conn.name, previous, session: welcome.session, resumed });
     }
-    if (!resumed) this.emit('session', { session: welcome.session, previous });
+    if (!resumed) this.emit('session', { session: welcome.session, previous: previousSession });
+    return resumed;
+  }
+
+  /** Re-subscriptions go first, then what was buffered. */
+  private onReady(resumed: boolean): void {
+    if (!resumed) this.restoreChannels();
+    this.flush();
+  }
+
+  /** What the connector needs of this client. */
+  private connectorHost(): ConstructorParameters<typeof Connector>[0] {
+    let previous: TransportName | null = null;
+    return {
+      options: this.options,
+      available: this.available,
+      endpoint: this.endpoints.href,
+      context: (handlers) => ({
+        endpoints: this.endpoints,
+        processed: () => this.acks.processed,
+        requestTimeout: this.options.requestTimeout,
+        stallTimeout: this.options.stallTimeout,
+        withCredentials: this.options.withCredentials,
+        token: () => this.token,
+        tokenInQuery: this.options.tokenInQuery,
+        ...this.hostApis,
+        handlers,
+      }),
+      state: () => this.current,
+      setState: (change) => this.setState(change),
+      session: () => this.session,
+      processed: () => this.acks.processed,
+      freshToken: () => this.freshToken(),
+      welcome: (conn, welcome, arrival) => {
+        const resumed = this.onWelcome(conn, welcome, arrival, previous);
+        previous = conn.name;
+        return resumed;
+      },
+      frame: (frame) => {
+        const conn = this.connector.conn;
+        if (conn) this.onFrame(conn, frame);
+      },
+      ready: (resumed) => this.onReady(resumed),
+      detached: () => this.acks.cancel(),
+      requeue: (frames) => this.requeue(frames),
+      rejected: (frames, status) => this.requests.rejected(frames, status),
+      terminate: (code, reason, byClient, status) => this.terminate(code, reason, byClient, status),
+      emit: (event, payload) => this.emit(event, payload),
+    };
+  }
+
+  /** A fresh token for every attempt: a reconnect after the credentials expired must not send the old one. */
+  private freshToken(): Promise<void> | null {
+    const tokenFn = this.options.token;
+    if (typeof tokenFn !== 'function') return null;
+    return Promise.resolve()
+      .then(() => tokenFn())
+      .then((token) => {
+        if (typeof token !== 'string' || token === '') {
+          throw new TypeError(`the token function returned ${token === '' ? 'an empty string' : typeof token}`);
+        }
+        this.token = token;
+      });
   }
 
   /** The server did not resume the session: what was in flight on it is gone. */
@@ -729,8 +544,7 @@ export class Client extends Emitter<ClientEvents> {
    */
   private terminate(code: number, reason: string, byClient: boolean, status?: number): void {
     if (this.current === 'closed') return;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    void this.connector.stop();
     this.acks.cancel();
     this.current = 'closed';
     const error =

@@ -9,7 +9,8 @@ export type {
   RequestOptions,
   StateChange,
 } from './client-types.js';
-export type { ClientOptions } from './options.js';
+export type { ClientOptions, UpgradeOptions } from './options.js';
+export type { TransportMemoryOption } from './transport-memory.js';
 export type { BackoffOptions } from './backoff.js';
 export { Subscription } from './subscription.js';
 export type { SubscribeOptions, SubscribedEvent, SubscriptionEvents, SubscriptionState } from './subscription.js';

@@ -2,11 +2,37 @@
 
 import type { BackoffOptions } from './backoff.js';
 import type { EventSourceConstructor, FetchLike, WebSocketConstructor, XMLHttpRequestConstructor } from './env.js';
+import type { TransportMemoryOption } from './transport-memory.js';
 import { TRANSPORT_NAMES, type TransportName } from './transports/transport.js';
 
+/** Probing for a better transport while connected on a lesser one. */
+export interface UpgradeOptions {
+  /** ms after connecting before the first probe (default 1 000); each failed round doubles it... */
+  delay?: number;
+  /** ...up to this (default 300 000). */
+  maxDelay?: number;
+}
+
 export interface ClientOptions {
-  /** Transports to try, in order (default `['websocket', 'sse', 'longpoll']`); those the environment lacks are skipped. */
+  /**
+   * Transports in the order of preference (default `['websocket', 'sse', 'longpoll']`); those the environment
+   * lacks are skipped. Connecting races them: the first starts, and each `raceDelay` ms without a welcome the next
+   * starts beside it (at once when one fails); the first welcome wins.
+   */
   transports?: TransportName[];
+  /** ms a transport has to deliver its welcome before the next one starts beside it (default 300). */
+  raceDelay?: number;
+  /**
+   * Move the session onto a better transport when one becomes possible (a proxy that refused WebSocket lets it
+   * through): probes now and then, with backoff, while connected on a lesser one (default on; `false`: never).
+   */
+  upgrade?: UpgradeOptions | boolean;
+  /**
+   * Where to remember the transport that worked for this endpoint, so that the next connection starts with it
+   * (default 'session': the page's sessionStorage in browsers, the process's memory elsewhere; 'local':
+   * localStorage; 'memory': this page or process; false: this client only).
+   */
+  rememberTransport?: TransportMemoryOption;
   /** The WebSocket class (default: the global one; `null`: none). Node: `import WebSocket from 'ws'`. */
   WebSocket?: WebSocketConstructor | null;
   /** The EventSource class (default: the global one; `null`: none). Node: `import { EventSource } from 'eventsource'`. */
@@ -32,7 +58,7 @@ export interface ClientOptions {
   tokenInQuery?: boolean;
   /** ms a request waits for its answer, unless it says otherwise (default 10 000). */
   requestTimeout?: number;
-  /** ms a transport has to deliver `welcome` before the next one is tried (default 10 000). */
+  /** ms a transport has to deliver `welcome` before it is given up (default 10 000). */
   openTimeout?: number;
   /**
    * ms without any frame or heartbeat after which an open connection is taken for dead (default 60 000). Applies
@@ -58,6 +84,9 @@ export interface ClientOptions {
 /** @internal */
 export interface ResolvedOptions {
   transports: TransportName[];
+  raceDelay: number;
+  upgrade: Required<UpgradeOptions> | false;
+  rememberTransport: TransportMemoryOption;
   withCredentials: boolean;
   token: string | (() => string | Promise<string>) | undefined;
   tokenInQuery: boolean;
@@ -88,8 +117,23 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') {
     throw new TypeError('token must be a string or a function that returns one');
   }
+  const remember = options.rememberTransport ?? 'session';
+  if (remember !== false && remember !== 'session' && remember !== 'local' && remember !== 'memory') {
+    throw new TypeError("rememberTransport must be 'session', 'local', 'memory' or false");
+  }
+  const upgrade = options.upgrade ?? true;
+  const upgradeOptions = typeof upgrade === 'object' ? upgrade : {};
   return {
     transports: transports.filter((name, index) => transports.indexOf(name) === index),
+    raceDelay: positive(options.raceDelay, 300, 'raceDelay'),
+    upgrade:
+      upgrade === false
+        ? false
+        : {
+            delay: positive(upgradeOptions.delay, 1_000, 'upgrade.delay'),
+            maxDelay: positive(upgradeOptions.maxDelay, 300_000, 'upgrade.maxDelay'),
+          },
+    rememberTransport: remember,
     withCredentials: options.withCredentials === true,
     token,
     tokenInQuery: options.tokenInQuery === true,

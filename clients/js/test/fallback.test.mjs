@@ -46,6 +46,8 @@ const base = {
   requestTimeout: 5_000,
   openTimeout: 3_000,
   backoff: { minDelay: 20, maxDelay: 200 },
+  // Each client remembers for itself: what one test's client learned must not reorder another's attempts.
+  rememberTransport: false,
 };
 
 function connectingTo(client) {

@@ -24,22 +24,40 @@ pub struct Connect {
     pub resume: Option<ResumeFrom>,
     /// The client's address, when the transport knows it (for the per-address session limit).
     pub peer: Option<std::net::IpAddr>,
+    /// The name of the transport that carries the connection, when known ([`Hub::serve`] sets it). A session taken
+    /// over carries it from the moment of the takeover, so that the connection it was taken from can tell a
+    /// client switching transport (to stop) from its own next long poll (to hand over to).
+    pub transport: Option<&'static str>,
+    /// The connection continues the client's use of its transport (a long poll's next poll) rather than
+    /// connecting: it does not take the session from a connection of another transport, to which the client may
+    /// have just moved it ([`AttachError::MovedElsewhere`]).
+    pub continuing: bool,
 }
 
 impl Connect {
     /// A client starting afresh.
     pub fn new(identity: Identity) -> Self {
-        Connect { identity, resume: None, peer: None }
+        Connect { identity, resume: None, peer: None, transport: None, continuing: false }
     }
 
     /// A client that wants to continue `resume` (when `Some`).
     pub fn resuming(identity: Identity, resume: Option<ResumeFrom>) -> Self {
-        Connect { identity, resume, peer: None }
+        Connect { identity, resume, peer: None, transport: None, continuing: false }
     }
 
     /// The same, from the address `peer`.
     pub fn from_peer(self, peer: Option<std::net::IpAddr>) -> Self {
         Connect { peer, ..self }
+    }
+
+    /// The same, carried by the transport named `transport`.
+    pub fn carried_by(self, transport: &'static str) -> Self {
+        Connect { transport: Some(transport), ..self }
+    }
+
+    /// The same, continuing the client's use of its transport (see [`Connect::continuing`]).
+    pub fn continuing(self) -> Self {
+        Connect { continuing: true, ..self }
     }
 }
 
@@ -93,6 +111,10 @@ pub enum AttachError {
     /// transport answers with [`Close::closed_by_client`] rather than starting a session no one would use.
     #[error("the client closed this session")]
     ClosedByClient,
+    /// A [continuing](Connect::continuing) connection whose session a connection of another transport carries
+    /// now: the client moved it there. The transport answers with a 4500 close.
+    #[error("the session continues on another transport")]
+    MovedElsewhere,
 }
 
 /// One connection's hold on a session: it reads the session's frames until it ends, is superseded by a newer
@@ -142,6 +164,11 @@ impl Attachment {
     /// for [`HubMetrics::connections`](crate::HubMetrics::connections). [`Hub::serve`] does this itself.
     pub fn carried_by(&self, transport: &'static str) {
         *self.session.transport.lock() = transport;
+    }
+
+    /// The name of the transport carrying the session now: after [`Next::Superseded`], the one that took it over.
+    pub fn current_transport(&self) -> &'static str {
+        *self.session.transport.lock()
     }
 
     /// A handle to pass the client's frames to the session.
@@ -257,7 +284,7 @@ impl Hub {
     pub fn attach(&self, connect: Connect) -> Result<Attachment, AttachError> {
         // A session closing with frames still to deliver may be resumed even during a shutdown; nothing new starts.
         if let Some(resume) = &connect.resume {
-            if let Some(attachment) = self.try_resume(resume, &connect.identity) {
+            if let Some(attachment) = self.try_resume(resume, &connect)? {
                 return Ok(attachment);
             }
             if self.was_closed_by_client(&resume.session) {
@@ -281,32 +308,49 @@ impl Hub {
     /// Continues the session `connect` names when this node has it and it can continue where the client is;
     /// never starts a new one (for requests forwarded from other nodes, see [`Hub::forward`]).
     pub fn resume(&self, connect: &Connect) -> Option<Attachment> {
-        connect.resume.as_ref().and_then(|resume| self.try_resume(resume, &connect.identity))
+        connect.resume.as_ref().and_then(|resume| self.try_resume(resume, connect).ok().flatten())
     }
 
-    fn try_resume(&self, resume: &ResumeFrom, identity: &Identity) -> Option<Attachment> {
+    fn try_resume(&self, resume: &ResumeFrom, connect: &Connect) -> Result<Option<Attachment>, AttachError> {
         let Some(session) = self.session_ref(&resume.session) else {
             tracing::debug!(session = resume.session, "asked to resume a session this hub does not have");
-            return None;
+            return Ok(None);
         };
-        if session.identity.user != identity.user {
+        if session.identity.user != connect.identity.user {
             tracing::warn!(session = %session.id, "refused to resume a session for another identity");
-            return None;
+            return Ok(None);
+        }
+        // Held across the takeover: the transport name is the session's from the moment the connection it
+        // replaces wakes and reads it, and a continuing connection's check and takeover are one step.
+        let mut carrier = session.transport.lock();
+        if connect.continuing
+            && session.outbox.is_attached()
+            && connect.transport.is_some_and(|transport| transport != *carrier)
+        {
+            tracing::debug!(session = %session.id, now = *carrier, "a continuing connection finds its session moved");
+            return Err(AttachError::MovedElsewhere);
+        }
+        let previous = *carrier;
+        if let Some(transport) = connect.transport {
+            *carrier = transport;
         }
         match session.outbox.take_over(resume.ack) {
             Ok(generation) => {
+                drop(carrier);
                 tracing::debug!(session = %session.id, ack = resume.ack, "session resumed");
-                Some(Attachment {
+                Ok(Some(Attachment {
                     hub: self.clone(),
                     session,
                     generation,
                     resumed_from: Some(resume.ack),
                     finished: false,
-                })
+                }))
             }
             Err(_) => {
+                *carrier = previous;
+                drop(carrier);
                 tracing::info!(session = %session.id, ack = resume.ack, "cannot resume from this point; new session");
-                None
+                Ok(None)
             }
         }
     }

@@ -119,12 +119,16 @@ impl Hub {
     ///
     /// Call it on an actix runtime (an actix-web worker, `#[actix_web::main]`, or `actix_rt::System`).
     pub async fn serve<T: Transport>(&self, mut transport: T, connect: Connect) -> Option<Close> {
+        let connect = Connect { transport: connect.transport.or(Some(transport.name())), ..connect };
         let attachment = match self.attach(connect) {
             Ok(attachment) => attachment,
             Err(refused) => {
                 let close = match refused {
                     AttachError::ShuttingDown => Close::going_away(),
                     AttachError::ClosedByClient => Close::closed_by_client(),
+                    AttachError::MovedElsewhere => {
+                        Close::new(CloseCode::SUPERSEDED, "the session continues on another transport")
+                    }
                 };
                 transport.close(close.clone()).await;
                 return Some(close);

@@ -73,5 +73,5 @@ pub async fn admit(
         let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
         ConnectRefused::new(status, refusal.reason)
     })?;
-    Ok(Connect::resuming(identity, resume).from_peer(request.peer()))
+    Ok(Connect::resuming(identity, resume).from_peer(request.peer()).carried_by(transport))
 }

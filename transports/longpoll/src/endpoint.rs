@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use tidings_core::protocol::encode;
-use tidings_core::{AttachError, Attachment, Close, Connect, EncodedFrame, Hub, Next};
+use tidings_core::{AttachError, Attachment, Close, CloseCode, Connect, EncodedFrame, Hub, Next};
 use tidings_http::{admit, Cors, NO_STORE};
 use tracing::Instrument;
 
@@ -41,7 +41,9 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     };
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let span = tracing::info_span!("longpoll", peer, session = tracing::field::Empty);
-    let answer = answer(&endpoint, connect).instrument(span).await;
+    // `next=1`: a poll that continues the client's long polling rather than (re)connecting to its session.
+    let next = req.query_string().split('&').any(|pair| pair == "next=1");
+    let answer = answer(&endpoint, connect, next).instrument(span).await;
     let mut response = HttpResponse::Ok();
     endpoint.cors.apply(&req, &mut response);
     response.insert_header((header::CONTENT_TYPE, "application/json")).insert_header(NO_STORE);
@@ -64,7 +66,10 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     }
 }
 
-async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
+async fn answer(endpoint: &Endpoint, connect: Connect, next: bool) -> Option<Answer> {
+    // The next poll of a client that has just moved its session to another transport (an upgrade that raced this
+    // poll) must not take the session back: it is told to stop instead.
+    let connect = if next { connect.continuing() } else { connect };
     let named = connect.resume.as_ref().map(|resume| resume.session.as_str());
     if named.is_some_and(|id| endpoint.hub.session(id).is_none()) {
         if let Some(answer) = crate::forward::poll_elsewhere(&endpoint.hub, &endpoint.config, &connect).await {
@@ -79,6 +84,10 @@ async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
             return Some(Answer::Frames(vec![encode::close(close.code.0, &close.reason)]));
         }
         Err(AttachError::ShuttingDown) => return None,
+        Err(AttachError::MovedElsewhere) => {
+            let close = Close::new(CloseCode::SUPERSEDED, "the session continues on another transport");
+            return Some(Answer::Frames(vec![encode::close(close.code.0, &close.reason)]));
+        }
     };
     tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
     attachment.carried_by(crate::TRANSPORT_NAME);
@@ -125,7 +134,12 @@ pub(crate) async fn wait_for_frames(config: &LongPollConfig, attachment: Attachm
             Answer::Frames(vec![encode::close(close.code.0, &close.reason)])
         }
         // A newer poll took over: it answers instead.
-        Ok(Next::Superseded) => Answer::Frames(Vec::new()),
+        Ok(Next::Superseded) if attachment.current_transport() == crate::TRANSPORT_NAME => Answer::Frames(Vec::new()),
+        // The client moved the session to another transport: this one is done, and must not poll it back.
+        Ok(Next::Superseded) => {
+            let close = Close::new(CloseCode::SUPERSEDED, "the session continues on a newer connection");
+            Answer::Frames(vec![encode::close(close.code.0, &close.reason)])
+        }
         Ok(Next::Dropped) => {
             attachment.detach();
             Answer::Abort

@@ -141,8 +141,10 @@ export class LongPollTransport implements Transport {
           if (frame.type === 'welcome' && frame.session !== this.session) this.switchSession(frame.session);
           this.context.handlers.frame(frame);
         }
-        // Processing was synchronous, so the next poll acknowledges everything this one brought.
-        if (this.live) this.request({ session: this.session, ack: this.context.processed() });
+        // Processing was synchronous, so the next poll acknowledges everything this one brought. `next=1`: it
+        // continues this connection, so that it never takes the session back from a transport the client moved
+        // it to meanwhile (the server answers it with close 4500 instead).
+        if (this.live) this.request({ session: this.session, ack: this.context.processed(), next: 1 });
       },
       (error: unknown) => {
         if (!this.live || this.poll !== poll) return;

@@ -98,6 +98,9 @@ struct State {
     next_seq: u64,
     /// Every frame up to this one was acknowledged (or forgotten) and dropped.
     acked: u64,
+    /// The highest `seq` the client itself acknowledged (with an `ack`, or the `ack` of a resume). While it is at
+    /// least `acked`, every dropped frame was processed by the client, not forgotten for the limits.
+    confirmed: u64,
     /// The next frame to hand to the attached connection.
     cursor: u64,
     /// Set once: the close to send after the queue drains.
@@ -130,6 +133,7 @@ impl State {
     /// Drops sent frames up to `seq` (at most every sent frame).
     fn ack(&mut self, seq: u64) {
         let seq = seq.min(self.cursor - 1);
+        self.confirmed = self.confirmed.max(seq);
         while self.acked < seq {
             let frame = self.queue.pop_front().expect("unacknowledged frames are queued");
             self.sent_bytes -= frame.body.len();
@@ -160,6 +164,7 @@ impl Outbox {
                 sent_bytes: 0,
                 next_seq: 1,
                 acked: 0,
+                confirmed: 0,
                 cursor: 1,
                 close: None,
                 generation: 0,
@@ -484,15 +489,21 @@ impl Outbox {
     /// A new connection takes the session over, having processed every frame up to `ack`: the frames after it
     /// will be sent again, and the previous connection's reads end. Returns the new connection's generation.
     ///
-    /// Fails when frames after `ack` were already acknowledged and forgotten, or when `ack` is beyond what was
-    /// ever sent: the session cannot continue exactly where the client is.
+    /// An `ack` below what the client acknowledged since is read as that acknowledgement: a client switching
+    /// transport opens the new connection with the `ack` of that moment and goes on acknowledging on the old one
+    /// until the new one is up, and frames it acknowledged are frames it processed.
+    ///
+    /// Fails when frames after `ack` were forgotten for the replay limits without the client acknowledging them,
+    /// or when `ack` is beyond what was ever sent: the session cannot continue exactly where the client is.
     pub(crate) fn take_over(&self, ack: u64) -> Result<u64, ResumeGap> {
         let mut state = self.state.lock();
         // A closing session may still be taken over while it has frames to deliver before its close.
         let closed = state.close.is_some() && state.unsent() == 0;
-        if ack < state.acked || ack >= state.cursor || state.ended || closed {
+        let forgotten_unprocessed = ack < state.acked && state.confirmed < state.acked;
+        if forgotten_unprocessed || ack >= state.cursor || state.ended || closed {
             return Err(ResumeGap);
         }
+        let ack = ack.max(state.acked);
         state.ack(ack);
         // What was sent after `ack` counts as unsent again.
         let resent: usize = state.queue.iter().take(state.sent()).map(|f| f.body.len()).sum();
