@@ -14,11 +14,12 @@ use crate::driver::Driver;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::options::{ClientOptions, TransportKind};
+use crate::race::race;
 use crate::shared::{Command, Shared};
 use crate::state::ConnectionState;
 use crate::subscription::{Publication, Room, Subscription};
 use crate::tls::Tls;
-use crate::transport::{open, Link, Opener, Welcome};
+use crate::transport::{Link, Opener, Welcome};
 
 /// A connection to a Tidings server that survives connection losses: it reconnects by itself, resumes its
 /// session, and when the server could not resume it subscribes again and recovers what it missed.
@@ -39,8 +40,8 @@ impl Client {
 
     /// Connects with non-default options: the first of `options.transports` that opens is used.
     ///
-    /// Fails with [`Error::Unauthorized`] as soon as the server refuses the credentials (`options.token`) with 401
-    /// or 403: the other transports would carry the same ones.
+    /// Fails with [`Error::Unauthorized`] when no transport opens and one was refused with 401 or 403 (the server
+    /// refusing the credentials, `options.token`, or a proxy refusing that transport).
     pub async fn connect_with(url: &str, options: ClientOptions) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(url)?;
         if endpoint.is_secure() && !cfg!(feature = "tls") {
@@ -225,16 +226,6 @@ impl Client {
 
 /// Opens the first transport of `options.transports` that works.
 async fn first_link(opener: &Opener, options: &ClientOptions) -> Result<(usize, Link, Welcome), Error> {
-    let mut failures = Vec::new();
-    for (index, kind) in options.transports.iter().enumerate() {
-        match open(*kind, opener, None).await {
-            Ok((link, welcome)) => return Ok((index, link, welcome)),
-            Err(e @ Error::Unauthorized { .. }) => return Err(e),
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
-    if failures.is_empty() {
-        return Err(Error::Connect("no transports configured".into()));
-    }
-    Err(Error::Connect(failures.join("; ")))
+    let won = race(opener, &options.transports, None, options.race_delay, options.remember_transport).await?;
+    Ok((won.index, won.link, won.welcome))
 }

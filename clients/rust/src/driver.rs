@@ -16,14 +16,20 @@ use crate::dispatch::dispatch;
 use crate::endpoint::Resume;
 use crate::error::Error;
 use crate::options::{ClientOptions, TransportKind};
+use crate::race::race;
 use crate::shared::{Command, DriverEnds, Outgoing, Shared};
 use crate::state::ConnectionState;
 use crate::transport::{open, Down, Link, Opener, Peek, Welcome};
+
+/// How long a session handed over to a probe of this client may wait for the probe's `welcome`.
+const HANDOVER_GRACE: Duration = Duration::from_secs(1);
 
 /// Why serving a connection stopped.
 enum Ended {
     /// The connection ended: with the server's close code, or `None` when it was lost without one.
     Lost(Option<CloseCode>),
+    /// An upgrade probe opened on a better transport and resumed the session there.
+    Upgraded(Link, Welcome),
     /// [`Client::close`](crate::Client::close) was called.
     Close(oneshot::Sender<()>),
     /// Every client handle is gone.
@@ -44,6 +50,29 @@ pub(crate) struct Driver {
     ack: AckTracker,
     /// Where the current transport is in `options.transports`.
     current: usize,
+    /// Until then, a 4500 may be this client's own doing: a race dropped attempts that resumed the session, and
+    /// one of them may have taken it over at the server.
+    rival_until: Option<Instant>,
+    /// The upgrade probe under way, if any.
+    probe: Option<Probe>,
+    /// When to start the next upgrade probe round.
+    next_probe: Option<Instant>,
+    /// Upgrade rounds failed since the last success (each doubles the delay).
+    probe_failures: u32,
+    /// The better transports still to probe in this round, best first.
+    probe_queue: Vec<usize>,
+}
+
+/// An attempt to open a better transport, resuming the session, while the current one serves.
+struct Probe {
+    index: usize,
+    task: tokio::task::JoinHandle<Result<(Link, Welcome), Error>>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Driver {
@@ -59,14 +88,28 @@ impl Driver {
             session: None,
             processed: 0,
             current,
+            rival_until: None,
+            probe: None,
+            next_probe: None,
+            probe_failures: 0,
+            probe_queue: Vec::new(),
         }
     }
 
     /// Runs until the client is closed, gives up, or is dropped.
     pub(crate) async fn run(mut self, mut link: Link, welcome: Welcome) {
         self.on_welcome(&link, welcome);
+        self.schedule_upgrade(true);
         loop {
             let code = match self.serve(&mut link).await {
+                Ended::Upgraded(better, welcome) => {
+                    tracing::info!(from = %link.kind, to = %better.kind, "the session moved to a better transport");
+                    link = better;
+                    self.on_welcome(&link, welcome);
+                    self.probe_failures = 0;
+                    self.schedule_upgrade(true);
+                    continue;
+                }
                 Ended::Lost(code) => code,
                 Ended::Close(done) => {
                     link.close().await;
@@ -81,8 +124,20 @@ impl Driver {
                 }
             };
             drop(link);
-            // 4500 included: the session lives on elsewhere, and this client must not take it back.
-            if code.is_some_and(|c| !c.should_reconnect()) {
+            if code == Some(CloseCode::SUPERSEDED) {
+                // A probe of this client's own took the session over: its welcome is on the way.
+                if let Some((better, welcome)) = self.await_handover().await {
+                    link = better;
+                    self.on_welcome(&link, welcome);
+                    self.probe_failures = 0;
+                    self.schedule_upgrade(true);
+                    continue;
+                }
+            }
+            let own_doing = code == Some(CloseCode::SUPERSEDED) && self.rival_until.is_some_and(|t| Instant::now() < t);
+            // 4500 included (unless this client caused it): the session lives on elsewhere, and this client must
+            // not take it back.
+            if !own_doing && code.is_some_and(|c| !c.should_reconnect()) {
                 tracing::debug!(?code, "the server closed the connection for good");
                 self.finish(ConnectionState::Closed(code));
                 return;
@@ -92,6 +147,7 @@ impl Driver {
                 Some((new_link, welcome)) => {
                     link = new_link;
                     self.on_welcome(&link, welcome);
+                    self.schedule_upgrade(true);
                 }
                 None => return,
             }
@@ -130,6 +186,99 @@ impl Driver {
                 () = tokio::time::sleep_until(ack_due.unwrap_or_else(Instant::now)), if ack_due.is_some() => {
                     self.send_ack(link);
                 }
+                () = tokio::time::sleep_until(self.next_probe.unwrap_or_else(Instant::now)), if self.next_probe.is_some() && self.probe.is_none() => {
+                    self.next_probe = None;
+                    self.probe_queue = (0..self.current).collect();
+                    self.probe_next();
+                }
+                opened = async { (&mut self.probe.as_mut().expect("guarded").task).await }, if self.probe.is_some() => {
+                    let index = self.probe.take().expect("guarded").index;
+                    if let Some(ended) = self.probed(index, opened).await {
+                        return ended;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Arms the next upgrade round while the current transport is not the most preferred.
+    fn schedule_upgrade(&mut self, fresh: bool) {
+        self.probe = None;
+        if fresh {
+            self.probe_queue.clear();
+        }
+        self.next_probe = match self.options.upgrade {
+            Some(delay) if self.current > 0 => {
+                let factor = 2u32.saturating_pow(self.probe_failures.min(30));
+                Some(Instant::now() + delay.saturating_mul(factor).min(self.options.upgrade_max_delay))
+            }
+            _ => None,
+        };
+    }
+
+    /// Starts the next probe of this round, or (none left) fails the round.
+    fn probe_next(&mut self) {
+        let Some(session) = self.session.clone() else { return };
+        if self.probe_queue.is_empty() {
+            self.probe_failures += 1;
+            self.schedule_upgrade(false);
+            return;
+        }
+        let index = self.probe_queue.remove(0);
+        let kind = self.options.transports[index];
+        let opener = self.opener.clone();
+        let resume = Resume { session, ack: self.processed };
+        let task = tokio::spawn(async move { open(kind, &opener, Some(&resume)).await });
+        self.probe = Some(Probe { index, task });
+    }
+
+    /// A probe finished: the session moves when it resumed there; otherwise the round goes on.
+    async fn probed(
+        &mut self,
+        index: usize,
+        opened: Result<Result<(Link, Welcome), Error>, tokio::task::JoinError>,
+    ) -> Option<Ended> {
+        match opened {
+            Ok(Ok((link, welcome))) => {
+                if welcome.resumed && self.session.as_deref() == Some(welcome.session.as_str()) {
+                    self.current = index;
+                    return Some(Ended::Upgraded(link, welcome));
+                }
+                // It started another session (ours could not be resumed there): end that one.
+                link.close().await;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(transport = %self.options.transports[index], error = %e, "upgrade probe failed")
+            }
+            Err(_) => {}
+        }
+        self.probe_next();
+        None
+    }
+
+    /// The connection was superseded while a probe was under way: wait a moment for the probe's welcome. A probe
+    /// that took the session over and delivers nothing (a proxy buffering its stream) is dropped, and the reconnect
+    /// takes the session back.
+    async fn await_handover(&mut self) -> Option<(Link, Welcome)> {
+        let probe = self.probe.take()?;
+        let index = probe.index;
+        let outcome = tokio::time::timeout(HANDOVER_GRACE, async {
+            let mut probe = probe;
+            (&mut probe.task).await
+        })
+        .await;
+        self.rival_until = Some(Instant::now() + self.options.open_timeout);
+        match outcome {
+            Ok(Ok(Ok((link, welcome))))
+                if welcome.resumed && self.session.as_deref() == Some(welcome.session.as_str()) =>
+            {
+                self.current = index;
+                Some((link, welcome))
+            }
+            _ => {
+                tracing::info!(transport = %self.options.transports[index], "an upgrade probe took the session over and delivered nothing");
+                self.probe_failures += 1;
+                None
             }
         }
     }
@@ -227,8 +376,8 @@ impl Driver {
         }
     }
 
-    /// Reconnects with backoff: each round tries the transports in order (the first round from the current one),
-    /// resuming the session. `None` when the client closed or gave up meanwhile.
+    /// Reconnects with backoff: each round races the transports (the one that worked last first), resuming the
+    /// session. `None` when the client closed or gave up meanwhile.
     ///
     /// Every attempt obtains a token afresh (see [`TokenSource`](crate::TokenSource)). An attempt refused with 401
     /// or 403 ends its round (the other transports would carry the same token); after [`MAX_AUTH_REFUSALS`] of
@@ -249,30 +398,30 @@ impl Driver {
                 command = self.commands.recv() => return self.closed_while_down(command).await,
                 () = tokio::time::sleep(delay) => {}
             }
-            let first = if attempt == 0 { self.current } else { 0 };
             refused = None;
-            for (index, kind) in transports.iter().enumerate().skip(first) {
-                let resume = self.session.clone().map(|session| Resume { session, ack: self.processed });
-                tokio::select! {
-                    command = self.commands.recv() => return self.closed_while_down(command).await,
-                    opened = open(*kind, &self.opener, resume.as_ref()) => match opened {
-                        Ok(opened) => {
-                            self.current = index;
-                            return Some(opened);
+            let resume = self.session.clone().map(|session| Resume { session, ack: self.processed });
+            let (delay, remember) = (self.options.race_delay, self.options.remember_transport);
+            tokio::select! {
+                command = self.commands.recv() => return self.closed_while_down(command).await,
+                won = race(&self.opener, &transports, resume.as_ref(), delay, remember) => match won {
+                    Ok(won) => {
+                        if won.dropped_others && resume.is_some() {
+                            self.rival_until = Some(Instant::now() + self.options.open_timeout);
                         }
-                        Err(Error::Unauthorized { status, reason }) => {
-                            refusals += 1;
-                            tracing::info!(transport = %kind, status, reason, refusals, "the server refused the credentials");
-                            if refusals >= MAX_AUTH_REFUSALS {
-                                self.finish(ConnectionState::Unauthorized { status, reason });
-                                return None;
-                            }
-                            refused = Some(status);
-                            break;
+                        self.current = won.index;
+                        return Some((won.link, won.welcome));
+                    }
+                    Err(Error::Unauthorized { status, reason }) => {
+                        refusals += 1;
+                        tracing::info!(status, reason, refusals, "the server refused the credentials");
+                        if refusals >= MAX_AUTH_REFUSALS {
+                            self.finish(ConnectionState::Unauthorized { status, reason });
+                            return None;
                         }
-                        Err(e) => tracing::debug!(transport = %kind, error = %e, "reconnect failed"),
-                    },
-                }
+                        refused = Some(status);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "reconnect failed"),
+                },
             }
             attempt += 1;
         }

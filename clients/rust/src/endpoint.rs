@@ -19,6 +19,11 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    /// The base, as text: the key the transport that worked is remembered under.
+    pub(crate) fn base(&self) -> &str {
+        self.base.as_str()
+    }
+
     /// Reads `http(s)://host/realtime`, or the WebSocket endpoint `ws(s)://host/realtime/ws` that older versions
     /// of this client took (its base is derived, so that every transport can be used).
     pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {

@@ -59,6 +59,7 @@ mod driver;
 mod endpoint;
 mod error;
 mod options;
+mod race;
 mod shared;
 mod state;
 mod subscription;

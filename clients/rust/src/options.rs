@@ -35,14 +35,24 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// How long [`Client::connect`](crate::Client::connect) may take in all, trying each transport in turn.
     pub connect_timeout: Duration,
-    /// How long one transport may take to open and deliver its `welcome`; past it, that transport has failed and the
-    /// next one in `transports` is tried.
+    /// How long one transport attempt may take to open and deliver its `welcome`; past it, that attempt has failed
+    /// (the race has usually started the next transports long before).
     pub open_timeout: Duration,
-    /// The transports to use, most preferred first. The client opens the first that works. When a connection is
-    /// lost, the first reconnect round tries the transport it had, then those after it in this order; later rounds
-    /// (after a backoff delay each) try them all from the first, so that a client comes back to its preferred
-    /// transport once that works again.
+    /// The transports to use, most preferred first. Connecting races them: the first starts, and every
+    /// `race_delay` without a `welcome` the next starts beside it (at once when one fails); the first `welcome`
+    /// wins. The winner is remembered for the endpoint (see `remember_transport`) and goes first next time. While
+    /// connected on a lesser one, the client probes the better ones (see `upgrade`).
     pub transports: Vec<TransportKind>,
+    /// How long a transport has to deliver its `welcome` before the next one starts beside it.
+    pub race_delay: Duration,
+    /// Remember, for this process, which transport reached the endpoint, and start with it next time.
+    pub remember_transport: bool,
+    /// While connected on a lesser transport, probe the better ones after this delay, doubling after each failed
+    /// round up to `upgrade_max_delay`, and move the session onto one that opens (nothing is lost or doubled).
+    /// `None`: never.
+    pub upgrade: Option<Duration>,
+    /// The longest delay between two upgrade probes.
+    pub upgrade_max_delay: Duration,
     /// Delays between reconnect attempts.
     pub backoff: Backoff,
     /// How many reconnect rounds (each trying the transports in order) to make after a connection is lost before
@@ -71,6 +81,10 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(20),
             open_timeout: Duration::from_secs(5),
             transports: vec![TransportKind::WebSocket, TransportKind::Sse, TransportKind::LongPoll],
+            race_delay: Duration::from_millis(300),
+            remember_transport: true,
+            upgrade: Some(Duration::from_secs(1)),
+            upgrade_max_delay: Duration::from_secs(300),
             backoff: Backoff::default(),
             max_reconnect_attempts: None,
             ack: AckPolicy::default(),

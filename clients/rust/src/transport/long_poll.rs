@@ -54,8 +54,14 @@ pub(super) async fn open(
 
 async fn poll_loop(opener: Opener, resume: Option<Resume>, down: mpsc::Sender<Down>, session: SessionCell) {
     let mut position = resume;
+    // Every poll after the first continues this connection (`next=1`): it must not take the session back from a
+    // transport the client moved it to meanwhile (the server answers it with a 4500 close instead).
+    let mut continuing = false;
     loop {
-        let url = opener.endpoint.open_url(TransportKind::LongPoll, position.as_ref());
+        let mut url = opener.endpoint.open_url(TransportKind::LongPoll, position.as_ref());
+        if std::mem::replace(&mut continuing, true) {
+            url.query_pairs_mut().append_pair("next", "1");
+        }
         // The server answers a held poll within its hold time (25 seconds by default): past the idle timeout, the
         // connection is taken for lost.
         let batch = match poll(&opener, url).await {
