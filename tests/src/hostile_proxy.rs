@@ -363,6 +363,35 @@ mod tests {
         assert_eq!(header(head, "upgrade"), None);
     }
 
+    #[tokio::test]
+    async fn an_idle_connection_is_cut_and_a_refused_upgrade_answered_403() {
+        // A backend that accepts and never answers.
+        let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend_addr = backend.local_addr().unwrap();
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = backend.accept().await {
+                open.push(socket);
+            }
+        });
+        let proxy = HostileProxy::start(backend_addr, Profile::parse("idle-cut=0.3").unwrap()).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+        client.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(3), client.read(&mut buffer)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the idle connection was cut: {read:?}");
+
+        proxy.set_profile(Profile::corporate());
+        let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+        client
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(3), client.read_to_string(&mut answer)).await.unwrap().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
+    }
+
     #[test]
     fn profiles_parse_and_apply_in_order() {
         let profile = Profile::parse("corporate upgrades=hang idle-cut=1.5").unwrap();

@@ -102,3 +102,45 @@ async fn long_polling_moves_to_websocket_once_the_proxy_lets_it_through_losing_a
     assert_eq!(client.session_id(), session, "the same session went on");
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_held_after_its_first_bytes_is_detected_by_its_missing_heartbeats_and_the_client_moves_down() {
+    let config = HubConfig { heartbeat: Duration::from_millis(300), ..Default::default() };
+    let server = TestServer::start(demo_hub(config));
+    // Upgrades and event streams open, then everything after their first 400 bytes is held.
+    let proxy = HostileProxy::start(server.addr, Profile::parse("stall-after=400").unwrap()).await.unwrap();
+    let options = ClientOptions { upgrade: None, ..options() };
+    let client = Client::connect_with(&format!("{}/realtime", proxy.url()), options).await.unwrap();
+    assert_eq!(client.transport(), Some(TransportKind::WebSocket));
+    let session = client.session_id();
+    let mut sub = client.subscribe("news:held").await.unwrap();
+    for n in 1..=20u32 {
+        server.hub.publish("news:held", &json!(n)).await.unwrap();
+    }
+    // WebSocket stalls (no ping within 2 x 300 ms + 2 s), then SSE, held the same way; long polling flows.
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        let publication = timeout(Duration::from_secs(25), sub.next_publication()).await.unwrap().unwrap();
+        got.push(publication.data.as_u64().unwrap());
+    }
+    assert_eq!(got, (1..=20).collect::<Vec<u64>>(), "each publication once, in order");
+    assert_eq!(client.transport(), Some(TransportKind::LongPoll));
+    assert_eq!(client.session_id(), session, "the session went on");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_connection_kept_alive_by_heartbeats_is_not_taken_for_stalled() {
+    let config = HubConfig { heartbeat: Duration::from_millis(300), ..Default::default() };
+    let server = TestServer::start(demo_hub(config));
+    for kind in [TransportKind::WebSocket, TransportKind::Sse] {
+        let options = ClientOptions { transports: vec![kind], ..options() };
+        let client = Client::connect_with(&server.base_url(), options).await.unwrap();
+        let states = client.state_changes();
+        // Ten heartbeat intervals of silence but for the heartbeats: past the 2.6 s stall limit.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!states.has_changed().unwrap(), "{kind}: the connection stayed up");
+        assert_eq!(client.transport(), Some(kind));
+        client.close().await;
+    }
+}

@@ -364,7 +364,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** A frame (not `welcome`) of the connection that carries the session. */
   private onFrame(conn: Connection, frame: ServerFrame): void {
-    if (frame.type === 'welcome' || frame.type === 'close') return; // the connector and transports see to those
+    if (frame.type === 'welcome' || frame.type === 'close' || frame.type === 'ping') return; // the connector and transports see to those
     // A resumed connection replays from our ack; anything at or below what we processed was handled already.
     if (frame.seq <= this.acks.processed) return;
     if (frame.seq !== this.acks.processed + 1) {

@@ -37,6 +37,11 @@ const HANDOVER_GRACE_MS = 1_000;
  * together with the end of the stream, and moving to a connection that is over already would bounce the session.
  */
 const LATE_SETTLE_MS = 100;
+/**
+ * A transport whose stream stalled (it opened, and then its heartbeats stopped: a proxy holds it) goes last in the
+ * races, and is not probed, for this long.
+ */
+const DEMOTED_FOR_MS = 5 * 60 * 1000;
 
 /** One connection attempt, and then (once its welcome came) possibly the connection that carries the session. */
 export interface Connection {
@@ -129,6 +134,8 @@ export class Connector {
   private barrier: Promise<void> | null = null;
   /** Connect attempts refused with 401 or 403 since a connection last opened. */
   private authRefusals = 0;
+  /** Transports whose stream stalled, until when they go last. */
+  private readonly demoted = new Map<TransportName, number>();
   /** Until then, a 4500 may come from a connection this client walked away from, whose request was on the wire. */
   private rivalUntil = 0;
   /** Late attempts of a race being watched before the session moves to them, with the frames they brought. */
@@ -183,10 +190,12 @@ export class Connector {
     if (this.race?.timer) clearTimeout(this.race.timer);
     const remembered = this.memory.recall();
     const available = this.host.available;
-    const order =
+    const preferred =
       remembered && available.includes(remembered)
         ? [remembered].concat(available.filter((name) => name !== remembered))
         : available.slice();
+    // Transports that stalled lately go last.
+    const order = preferred.filter((name) => !this.isDemoted(name)).concat(preferred.filter((name) => this.isDemoted(name)));
     this.race = { id: ++this.races, order, next: 0, timer: null, quiet };
     this.launchNext();
   }
@@ -375,7 +384,7 @@ export class Connector {
     this.memory.remember(conn.name);
     this.backoff.reset();
     this.authRefusals = 0;
-    this.watchStall(conn);
+    this.watchStall(conn, welcome.heartbeat_ms);
     // A quiet race (after a handover that failed) goes on from a session the application saw connected.
     const arrival: Arrival = race?.quiet && this.host.state() === 'connected' ? 'switched' : 'opened';
     const resumed = this.host.welcome(conn, welcome, arrival);
@@ -393,7 +402,7 @@ export class Connector {
     this.conn = conn;
     conn.opened = true;
     this.memory.remember(conn.name);
-    this.watchStall(conn);
+    this.watchStall(conn, welcome.heartbeat_ms);
     const resumed = this.host.welcome(conn, welcome, 'switched');
     if (this.conn !== conn) return;
     this.whenSettled(conn, resumed);
@@ -554,7 +563,7 @@ export class Connector {
     if (!conn || !conn.ready || this.handover || this.stopped) return;
     while (this.upgradeQueue.length > 0) {
       const name = this.upgradeQueue.shift() as TransportName;
-      if (this.rank(name) >= this.rank(conn.name)) continue;
+      if (this.rank(name) >= this.rank(conn.name) || this.isDemoted(name)) continue;
       if (this.launch(name, 'upgrade', null)) return;
     }
     this.upgradeFailures++;
@@ -563,16 +572,38 @@ export class Connector {
 
   // ---- timers ----
 
-  private watchStall(conn: Connection): void {
-    if (!conn.transport.seesHeartbeats) return;
-    const limit = this.host.options.stallTimeout;
+  /**
+   * Takes `conn` for dead after a silence: `stallTimeout`, or twice the server's heartbeat interval (plus slack)
+   * when the server sends `ping` frames to it. A stream that opened and then went silent despite heartbeats is
+   * held somewhere (a buffering proxy): its transport is demoted, and the race that follows starts elsewhere.
+   */
+  private watchStall(conn: Connection, heartbeatMs?: number): void {
+    const beats = heartbeatMs !== undefined;
+    if (!conn.transport.seesHeartbeats && !beats) return;
+    const limit = beats ? Math.min(this.host.options.stallTimeout, 2 * heartbeatMs + 2_000) : this.host.options.stallTimeout;
     const check = (): void => {
       if (conn !== this.conn) return;
       const idle = now() - conn.lastActivity;
-      if (idle >= limit) this.ended(conn, ABNORMAL_CLOSURE, `nothing heard for ${idle} ms`);
-      else conn.stallTimer = setTimeout(check, limit - idle);
+      if (idle < limit) {
+        conn.stallTimer = setTimeout(check, limit - idle);
+        return;
+      }
+      const reason = `stalled: nothing heard for ${idle} ms`;
+      if (beats) {
+        this.demoted.set(conn.name, now() + DEMOTED_FOR_MS);
+        this.host.emit('transportFailed', { transport: conn.name, reason });
+      }
+      this.ended(conn, ABNORMAL_CLOSURE, reason);
     };
     conn.stallTimer = setTimeout(check, limit);
+  }
+
+  private isDemoted(name: TransportName): boolean {
+    const until = this.demoted.get(name);
+    if (until === undefined) return false;
+    if (now() < until) return true;
+    this.demoted.delete(name);
+    return false;
   }
 
   private clearConnectionTimers(conn: Connection): void {

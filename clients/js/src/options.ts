@@ -61,8 +61,9 @@ export interface ClientOptions {
   /** ms a transport has to deliver `welcome` before it is given up (default 10 000). */
   openTimeout?: number;
   /**
-   * ms without any frame or heartbeat after which an open connection is taken for dead (default 60 000). Applies
-   * where heartbeats are observable: long polling, and WebSocket implementations that expose pings (Node's `ws`).
+   * ms without any frame or heartbeat after which an open connection is taken for dead (default 60 000): on long
+   * polling, and on WebSocket and SSE, which ask the server for `ping` frames (then the bound is twice the interval
+   * the server announces, plus 2 s, when that is shorter; a stall there demotes the transport for 5 minutes).
    */
   stallTimeout?: number;
   /** Reconnection delays: exponential with full jitter between 0 and the bound (default 200 ms to 10 s). */

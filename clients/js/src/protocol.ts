@@ -50,6 +50,13 @@ export interface WelcomeFrame {
   session: string;
   resumed: boolean;
   resume_window_ms?: number;
+  /** The connection gets a `ping` frame whenever nothing else was sent for this long (it asked with `heartbeat=1`). */
+  heartbeat_ms?: number;
+}
+
+/** A heartbeat, on connections that asked for them. Not numbered. */
+export interface PingFrame {
+  type: 'ping';
 }
 
 export interface CloseFrame {
@@ -113,7 +120,7 @@ export interface UnknownFrame {
 }
 
 export type SequencedFrame = ReplyFrame | ErrorFrame | PubFrame | GapFrame | PushFrame | MemberFrame | UnknownFrame;
-export type ServerFrame = WelcomeFrame | CloseFrame | SequencedFrame;
+export type ServerFrame = WelcomeFrame | CloseFrame | PingFrame | SequencedFrame;
 
 /**
  * Publications a client was not sent: offsets `from` to `to` (inclusive) of the topic's current epoch. `from` is
@@ -195,8 +202,10 @@ export function toServerFrame(value: unknown): ServerFrame {
       session,
       resumed: value.resumed === true,
       resume_window_ms: typeof value.resume_window_ms === 'number' ? value.resume_window_ms : undefined,
+      heartbeat_ms: isCount(value.heartbeat_ms) && value.heartbeat_ms > 0 ? value.heartbeat_ms : undefined,
     };
   }
+  if (type === 'ping') return { type };
   if (type === 'close') {
     const code = value.code;
     check(isCount(code), 'close without a numeric code');

@@ -99,11 +99,11 @@ function answer(socket, type, seq, data) {
   return request;
 }
 
-spec('connects to the ws endpoint derived from the http base, with v=1', async (t) => {
+spec('connects to the ws endpoint derived from the http base, with v=1 and heartbeats', async (t) => {
   const server = scriptedServer();
   const client = newClient(t, server);
   const socket = await server.next();
-  assert.equal(socket.url.href, 'ws://tidings.test/realtime/ws?v=1');
+  assert.equal(socket.url.href, 'ws://tidings.test/realtime/ws?v=1&heartbeat=1');
   const state = nextEvent(client, 'connected');
   socket.welcome(S1);
   assert.deepEqual(await state, { transport: 'websocket', session: S1, resumed: false });

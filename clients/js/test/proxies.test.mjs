@@ -128,3 +128,28 @@ test('a probe whose connection takes the session over and then delivers nothing 
   assert.equal(client.sessionId, session);
   assert.equal(client.transport, 'longpoll');
 });
+
+test('a stream a proxy holds after its first bytes is detected by its missing heartbeats, and the client moves down', { timeout: 40_000 }, async (t) => {
+  const beating = await startServer({ heartbeatMs: 300 });
+  t.after(() => beating.stop());
+  // Upgrades and event streams open, then everything after their first 400 bytes is held.
+  const proxy = await startHostileProxy(beating.url, ['upgrades=allow', 'stall-after=400']);
+  t.after(() => proxy.stop());
+  const client = new Client(proxy.url, { ...base, upgrade: false });
+  t.after(() => client.close());
+  const failures = [];
+  client.on('transportFailed', (failure) => failures.push(failure));
+  assert.equal((await nextEvent(client, 'connected', 5_000)).transport, 'websocket');
+  const session = client.sessionId;
+  const topic = 'news:held-stream';
+  const got = [];
+  client.subscribe(topic, (pub) => got.push(pub.data));
+  for (let n = 1; n <= 20; n++) await beating.publish(topic, n);
+  // WebSocket stalls (no ping within 2 x 300 ms + 2 s), then SSE, which is held the same way; long polling flows.
+  await waitUntil(() => client.transport === 'longpoll', 'the client to move down to long polling', 25_000);
+  await waitUntil(() => got.length === 20, `all 20 publications (got ${got.length})`, 10_000);
+  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1), 'each publication once, in order');
+  assert.equal(client.sessionId, session, 'the session went on');
+  const stalled = failures.filter((failure) => /^stalled/.test(failure.reason)).map((failure) => failure.transport);
+  assert.deepEqual(stalled, ['websocket', 'sse'], 'each stall reported as such');
+});

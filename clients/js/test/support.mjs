@@ -21,15 +21,17 @@ export const TRANSPORTS = ['websocket', 'sse', 'longpoll'];
 /**
  * Starts the demo server; resolves once it printed its address. `stop()` ends that process only, by its handle.
  * With `jwtSecret`, clients need an HS256 token (`token()` mints one); `queryTokens` also takes `?access_token=`.
- * @param {{ resumeWindowMs?: number, jwtSecret?: string, queryTokens?: boolean }} [options]
+ * `heartbeatMs` sets how often connections that ask for heartbeats get a `ping` frame.
+ * @param {{ resumeWindowMs?: number, jwtSecret?: string, queryTokens?: boolean, heartbeatMs?: number }} [options]
  */
-export async function startServer({ resumeWindowMs, jwtSecret, queryTokens = false } = {}) {
+export async function startServer({ resumeWindowMs, jwtSecret, queryTokens = false, heartbeatMs } = {}) {
   if (!existsSync(SERVER_BIN)) {
     throw new Error(`${SERVER_BIN} does not exist: build it with \`cargo build -p tidings-tests --bin demo-server\``);
   }
   const args = resumeWindowMs === undefined ? [] : ['--resume-window-ms', String(resumeWindowMs)];
   if (jwtSecret !== undefined) args.push('--jwt-secret', jwtSecret);
   if (queryTokens) args.push('--query-tokens');
+  if (heartbeatMs !== undefined) args.push('--heartbeat-ms', String(heartbeatMs));
   const child = spawn(SERVER_BIN, args, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -226,6 +226,6 @@ impl Client {
 
 /// Opens the first transport of `options.transports` that works.
 async fn first_link(opener: &Opener, options: &ClientOptions) -> Result<(usize, Link, Welcome), Error> {
-    let won = race(opener, &options.transports, None, options.race_delay, options.remember_transport).await?;
+    let won = race(opener, &options.transports, None, options.race_delay, options.remember_transport, &[]).await?;
     Ok((won.index, won.link, won.welcome))
 }

@@ -22,6 +22,6 @@ pub(crate) fn dispatch(shared: &Shared, frame: ServerFrame) {
         ServerFrame::Gap { topic, missed, .. } => shared.deliver(&topic, Event::Gap { missed: Some(missed) }),
         ServerFrame::MemberJoined { topic, member, .. } => shared.deliver(&topic, Event::MemberJoined(member)),
         ServerFrame::MemberLeft { topic, member, .. } => shared.deliver(&topic, Event::MemberLeft(member)),
-        ServerFrame::Welcome { .. } | ServerFrame::Close { .. } => {}
+        ServerFrame::Welcome { .. } | ServerFrame::Ping | ServerFrame::Close { .. } => {}
     }
 }

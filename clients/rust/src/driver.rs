@@ -23,6 +23,9 @@ use crate::transport::{open, Down, Link, Opener, Peek, Welcome};
 
 /// How long a session handed over to a probe of this client may wait for the probe's `welcome`.
 const HANDOVER_GRACE: Duration = Duration::from_secs(1);
+/// A transport whose stream stalled (it opened, then its heartbeats stopped: a proxy holds it) goes last in the
+/// races, and is not probed, for this long.
+const DEMOTED_FOR: Duration = Duration::from_secs(300);
 
 /// Why serving a connection stopped.
 enum Ended {
@@ -59,6 +62,12 @@ pub(crate) struct Driver {
     next_probe: Option<Instant>,
     /// Upgrade rounds failed since the last success (each doubles the delay).
     probe_failures: u32,
+    /// The current connection's heartbeat interval, when the server sends it `ping` frames.
+    heartbeat: Option<Duration>,
+    /// When the current connection last delivered a frame.
+    last_heard: Instant,
+    /// Transports whose stream stalled, until when they go last.
+    demoted: std::collections::HashMap<TransportKind, Instant>,
     /// The better transports still to probe in this round, best first.
     probe_queue: Vec<usize>,
 }
@@ -93,6 +102,9 @@ impl Driver {
             next_probe: None,
             probe_failures: 0,
             probe_queue: Vec::new(),
+            heartbeat: None,
+            last_heard: Instant::now(),
+            demoted: std::collections::HashMap::new(),
         }
     }
 
@@ -159,13 +171,20 @@ impl Driver {
         loop {
             // Long polling acknowledges with every poll: no `ack` frames there.
             let ack_due = self.ack.deadline().filter(|_| link.kind != TransportKind::LongPoll);
+            let (stall_at, beating) = (self.stall_deadline(), self.heartbeat.is_some());
             tokio::select! {
                 command = self.commands.recv() => return match command {
                     Some(Command::Close(done)) => Ended::Close(done),
                     None => Ended::Dropped,
                 },
+                () = tokio::time::sleep_until(stall_at), if beating => {
+                    tracing::info!(transport = %link.kind, "stalled: no frame nor heartbeat from the server; demoted");
+                    self.demoted.insert(link.kind, Instant::now() + DEMOTED_FOR);
+                    return Ended::Lost(None);
+                }
                 down = link.down.recv() => match down {
                     Some(Down::Frame(text)) => {
+                        self.last_heard = Instant::now();
                         if let Some(ended) = self.on_frame(link, &text) {
                             return ended;
                         }
@@ -201,6 +220,20 @@ impl Driver {
         }
     }
 
+    /// When the current connection counts as stalled: twice its heartbeat interval (plus slack) after the last
+    /// frame, and never later than the idle timeout.
+    fn stall_deadline(&self) -> Instant {
+        let beat = self.heartbeat.unwrap_or(self.options.idle_timeout);
+        self.last_heard + (beat * 2 + Duration::from_secs(2)).min(self.options.idle_timeout)
+    }
+
+    /// The transports whose streams stalled lately.
+    fn demoted(&mut self) -> Vec<TransportKind> {
+        let now = Instant::now();
+        self.demoted.retain(|_, until| *until > now);
+        self.demoted.keys().copied().collect()
+    }
+
     /// Arms the next upgrade round while the current transport is not the most preferred.
     fn schedule_upgrade(&mut self, fresh: bool) {
         self.probe = None;
@@ -226,6 +259,9 @@ impl Driver {
         }
         let index = self.probe_queue.remove(0);
         let kind = self.options.transports[index];
+        if self.demoted().contains(&kind) {
+            return self.probe_next();
+        }
         let opener = self.opener.clone();
         let resume = Resume { session, ack: self.processed };
         let task = tokio::spawn(async move { open(kind, &opener, Some(&resume)).await });
@@ -294,7 +330,11 @@ impl Driver {
             }
         };
         match frame {
-            ServerFrame::Welcome { session, resumed, .. } => self.on_welcome(link, Welcome { session, resumed }),
+            ServerFrame::Welcome { session, resumed, heartbeat_ms, .. } => {
+                self.on_welcome(link, Welcome { session, resumed, heartbeat: heartbeat_ms.map(Duration::from_millis) })
+            }
+            // A heartbeat: it counted as something heard when it arrived.
+            ServerFrame::Ping => {}
             ServerFrame::Close { code, reason } => {
                 tracing::debug!(code, reason, "the server closed the connection");
                 return Some(Ended::Lost(Some(CloseCode(code))));
@@ -348,6 +388,8 @@ impl Driver {
 
     /// A `welcome`: when a link opens, and on long polling whenever a poll had to start a new session.
     fn on_welcome(&mut self, link: &Link, welcome: Welcome) {
+        self.heartbeat = welcome.heartbeat;
+        self.last_heard = Instant::now();
         let resumed = welcome.resumed && self.session.as_deref() == Some(welcome.session.as_str());
         if resumed {
             // The link was opened (or polled) with `ack` = everything processed.
@@ -401,9 +443,10 @@ impl Driver {
             refused = None;
             let resume = self.session.clone().map(|session| Resume { session, ack: self.processed });
             let (delay, remember) = (self.options.race_delay, self.options.remember_transport);
+            let demoted = self.demoted();
             tokio::select! {
                 command = self.commands.recv() => return self.closed_while_down(command).await,
-                won = race(&self.opener, &transports, resume.as_ref(), delay, remember) => match won {
+                won = race(&self.opener, &transports, resume.as_ref(), delay, remember, &demoted) => match won {
                     Ok(won) => {
                         if won.dropped_others && resume.is_some() {
                             self.rival_until = Some(Instant::now() + self.options.open_timeout);

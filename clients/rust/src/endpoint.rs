@@ -57,6 +57,10 @@ impl Endpoint {
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("v", "1");
+            if kind != TransportKind::LongPoll {
+                // `ping` frames when nothing else is sent: silence beyond them means a proxy holds the stream.
+                query.append_pair("heartbeat", "1");
+            }
             if let Some(resume) = resume {
                 query.append_pair("session", &resume.session).append_pair("ack", &resume.ack.to_string());
             }
@@ -94,8 +98,11 @@ mod tests {
     #[test]
     fn endpoints_hang_from_the_base() {
         let e = Endpoint::parse("http://127.0.0.1:8080/realtime").unwrap();
-        assert_eq!(e.open_url(TransportKind::WebSocket, None).as_str(), "ws://127.0.0.1:8080/realtime/ws?v=1");
-        assert_eq!(e.open_url(TransportKind::Sse, None).as_str(), "http://127.0.0.1:8080/realtime/sse?v=1");
+        assert_eq!(
+            e.open_url(TransportKind::WebSocket, None).as_str(),
+            "ws://127.0.0.1:8080/realtime/ws?v=1&heartbeat=1"
+        );
+        assert_eq!(e.open_url(TransportKind::Sse, None).as_str(), "http://127.0.0.1:8080/realtime/sse?v=1&heartbeat=1");
         let resume = Resume { session: "ab12".into(), ack: 41 };
         assert_eq!(
             e.open_url(TransportKind::LongPoll, Some(&resume)).as_str(),
@@ -107,12 +114,12 @@ mod tests {
     #[test]
     fn the_old_websocket_url_gives_the_same_base() {
         for url in ["ws://h:1/realtime/ws", "ws://h:1/realtime/ws/", "http://h:1/realtime/", "ws://h:1/realtime"] {
-            assert_eq!(open(url, TransportKind::Sse), "http://h:1/realtime/sse?v=1", "{url}");
+            assert_eq!(open(url, TransportKind::Sse), "http://h:1/realtime/sse?v=1&heartbeat=1", "{url}");
         }
-        assert_eq!(open("wss://h/rt/ws?x=1", TransportKind::WebSocket), "wss://h/rt/ws?v=1");
+        assert_eq!(open("wss://h/rt/ws?x=1", TransportKind::WebSocket), "wss://h/rt/ws?v=1&heartbeat=1");
         assert_eq!(open("https://h", TransportKind::LongPoll), "https://h/poll?v=1");
         // Only a WebSocket URL's `/ws` is the endpoint; an HTTP base may well end in `/ws`.
-        assert_eq!(open("http://h/ws", TransportKind::Sse), "http://h/ws/sse?v=1");
+        assert_eq!(open("http://h/ws", TransportKind::Sse), "http://h/ws/sse?v=1&heartbeat=1");
     }
 
     #[test]

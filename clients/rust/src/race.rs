@@ -37,8 +37,9 @@ pub(crate) async fn race(
     resume: Option<&Resume>,
     delay: Duration,
     remember: bool,
+    demoted: &[TransportKind],
 ) -> Result<Won, Error> {
-    let order = order(transports, remember.then(|| recall(opener.endpoint.base())).flatten());
+    let order = order(transports, remember.then(|| recall(opener.endpoint.base())).flatten(), demoted);
     let mut attempts = FuturesUnordered::new();
     let mut next = 0;
     let mut failures = Vec::new();
@@ -87,10 +88,13 @@ pub(crate) async fn race(
     }
 }
 
-/// The indexes of `transports` in the order to start them: the remembered one first.
-fn order(transports: &[TransportKind], remembered: Option<TransportKind>) -> Vec<usize> {
+/// The indexes of `transports` in the order to start them: the remembered one first, those `demoted` (their
+/// streams stalled lately) last.
+fn order(transports: &[TransportKind], remembered: Option<TransportKind>, demoted: &[TransportKind]) -> Vec<usize> {
     let first = remembered.and_then(|kind| transports.iter().position(|t| *t == kind));
-    first.into_iter().chain((0..transports.len()).filter(|i| Some(*i) != first)).collect()
+    let preferred: Vec<usize> = first.into_iter().chain((0..transports.len()).filter(|i| Some(*i) != first)).collect();
+    let (last, rest): (Vec<usize>, Vec<usize>) = preferred.into_iter().partition(|i| demoted.contains(&transports[*i]));
+    rest.into_iter().chain(last).collect()
 }
 
 fn memory() -> &'static Mutex<HashMap<String, TransportKind>> {
@@ -118,10 +122,13 @@ mod tests {
     #[test]
     fn the_remembered_transport_goes_first_and_the_rest_keep_their_order() {
         let all = [WebSocket, Sse, LongPoll];
-        assert_eq!(order(&all, None), [0, 1, 2]);
-        assert_eq!(order(&all, Some(LongPoll)), [2, 0, 1]);
-        assert_eq!(order(&all, Some(Sse)), [1, 0, 2]);
+        assert_eq!(order(&all, None, &[]), [0, 1, 2]);
+        assert_eq!(order(&all, Some(LongPoll), &[]), [2, 0, 1]);
+        assert_eq!(order(&all, Some(Sse), &[]), [1, 0, 2]);
         // Remembered but not configured: ignored.
-        assert_eq!(order(&[WebSocket, Sse], Some(LongPoll)), [0, 1]);
+        assert_eq!(order(&[WebSocket, Sse], Some(LongPoll), &[]), [0, 1]);
+        // A transport that stalled goes last, even when remembered.
+        assert_eq!(order(&all, Some(WebSocket), &[WebSocket]), [1, 2, 0]);
+        assert_eq!(order(&all, None, &[WebSocket, Sse]), [2, 0, 1]);
     }
 }

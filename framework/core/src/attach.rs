@@ -32,17 +32,20 @@ pub struct Connect {
     /// connecting: it does not take the session from a connection of another transport, to which the client may
     /// have just moved it ([`AttachError::MovedElsewhere`]).
     pub continuing: bool,
+    /// The client asked for heartbeats (`heartbeat=1`): a `ping` frame whenever nothing was sent for
+    /// [`HubConfig::heartbeat`](crate::HubConfig::heartbeat).
+    pub heartbeat: bool,
 }
 
 impl Connect {
     /// A client starting afresh.
     pub fn new(identity: Identity) -> Self {
-        Connect { identity, resume: None, peer: None, transport: None, continuing: false }
+        Connect { identity, resume: None, peer: None, transport: None, continuing: false, heartbeat: false }
     }
 
     /// A client that wants to continue `resume` (when `Some`).
     pub fn resuming(identity: Identity, resume: Option<ResumeFrom>) -> Self {
-        Connect { identity, resume, peer: None, transport: None, continuing: false }
+        Connect { identity, resume, peer: None, transport: None, continuing: false, heartbeat: false }
     }
 
     /// The same, from the address `peer`.
@@ -53,6 +56,11 @@ impl Connect {
     /// The same, carried by the transport named `transport`.
     pub fn carried_by(self, transport: &'static str) -> Self {
         Connect { transport: Some(transport), ..self }
+    }
+
+    /// The same, with heartbeats when `heartbeat` (see [`Connect::heartbeat`]).
+    pub fn with_heartbeat(self, heartbeat: bool) -> Self {
+        Connect { heartbeat, ..self }
     }
 
     /// The same, continuing the client's use of its transport (see [`Connect::continuing`]).
@@ -142,8 +150,15 @@ impl Attachment {
 
     /// The `welcome` frame this connection starts with.
     pub fn welcome(&self) -> EncodedFrame {
+        self.welcome_with_heartbeat(None)
+    }
+
+    /// The same, saying that the connection gets a `ping` frame after every `heartbeat` without a frame.
+    pub fn welcome_with_heartbeat(&self, heartbeat: Option<std::time::Duration>) -> EncodedFrame {
         let window = self.hub.config().resume_window.as_millis().try_into().unwrap_or(u64::MAX);
-        encode::welcome(self.session.id.as_str(), tidings_protocol::VERSION, self.resumed_from.is_some(), window)
+        let heartbeat_ms = heartbeat.map(|beat| beat.as_millis().try_into().unwrap_or(u64::MAX));
+        let (id, resumed) = (self.session.id.as_str(), self.resumed_from.is_some());
+        encode::welcome_with_heartbeat(id, tidings_protocol::VERSION, resumed, window, heartbeat_ms)
     }
 
     /// Waits for frames to send (moving up to `max` into `out`), or learns why this connection must end.

@@ -34,6 +34,10 @@ pub struct HubConfig {
     /// How long a session whose connection was lost waits for its client to resume it, on any transport, before it
     /// ends (leaving its rooms and topics).
     pub resume_window: std::time::Duration,
+    /// How often a connection that asked for heartbeats (`heartbeat=1`, WebSocket and SSE) gets a `ping` frame
+    /// when nothing else was sent: a client that can see neither WebSocket pings nor SSE comments (a browser)
+    /// learns that way that a proxy holds its stream, and moves to another transport.
+    pub heartbeat: std::time::Duration,
     /// Per-client limits: sessions per address and per user, connect rate, message rate.
     pub limits: crate::Limits,
     /// Origins (`https://app.example.com`) whose pages may connect, on every transport. Empty (the default):
@@ -55,6 +59,7 @@ impl Default for HubConfig {
             write_timeout: std::time::Duration::from_secs(10),
             handler_timeout: std::time::Duration::from_secs(10),
             resume_window: std::time::Duration::from_secs(120),
+            heartbeat: std::time::Duration::from_secs(15),
             limits: crate::Limits::default(),
             allowed_origins: Vec::new(),
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tidings_protocol::{CloseCode, EncodedFrame};
+use tidings_protocol::{encode, CloseCode, EncodedFrame};
 use tracing::Instrument;
 
 use crate::attach::{AttachError, Attachment, Connect};
@@ -120,6 +120,7 @@ impl Hub {
     /// Call it on an actix runtime (an actix-web worker, `#[actix_web::main]`, or `actix_rt::System`).
     pub async fn serve<T: Transport>(&self, mut transport: T, connect: Connect) -> Option<Close> {
         let connect = Connect { transport: connect.transport.or(Some(transport.name())), ..connect };
+        let heartbeat = connect.heartbeat.then(|| self.config().heartbeat);
         let attachment = match self.attach(connect) {
             Ok(attachment) => attachment,
             Err(refused) => {
@@ -145,7 +146,7 @@ impl Hub {
             transport = transport.name(),
             resumed = attachment.resumed_from().is_some()
         );
-        let outcome = pump(self, &attachment, &mut transport).instrument(span.clone()).await;
+        let outcome = pump(self, &attachment, &mut transport, heartbeat).instrument(span.clone()).await;
         let _entered = span.enter();
         match outcome {
             Outcome::End(close) => {
@@ -166,12 +167,17 @@ impl Hub {
     }
 }
 
-/// Moves frames until the connection ends.
-async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut T) -> Outcome {
+/// Moves frames until the connection ends, with a `ping` frame after every `heartbeat` without one.
+async fn pump<T: Transport>(
+    hub: &Hub,
+    attachment: &Attachment,
+    transport: &mut T,
+    heartbeat: Option<Duration>,
+) -> Outcome {
     tracing::info!("connection opened");
     let write_timeout = hub.config().write_timeout;
     let session = attachment.handle();
-    if let Err(e) = write(transport, &[attachment.welcome()], write_timeout).await {
+    if let Err(e) = write(transport, &[attachment.welcome_with_heartbeat(heartbeat)], write_timeout).await {
         tracing::debug!(error = %e, "lost before welcome");
         return after_error(e, transport, write_timeout).await;
     }
@@ -181,8 +187,17 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
     // the client (backpressure) but goes on sending to it.
     // (Also while a client over its message rate waits for its next token: throttling by not reading.)
     let mut waiting: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
+    let beat_after = heartbeat.unwrap_or(Duration::MAX / 4);
+    let mut next_beat = tokio::time::Instant::now() + beat_after;
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(next_beat), if heartbeat.is_some() => {
+                if let Err(e) = write(transport, &[encode::heartbeat()], write_timeout).await {
+                    tracing::debug!(error = %e, "heartbeat failed");
+                    return after_error(e, transport, write_timeout).await;
+                }
+                next_beat = tokio::time::Instant::now() + beat_after;
+            }
             next = attachment.next(&mut batch, SEND_BATCH) => match next {
                 Next::Frames => {
                     if let Err(e) = write(transport, &batch, write_timeout).await {
@@ -193,6 +208,7 @@ async fn pump<T: Transport>(hub: &Hub, attachment: &Attachment, transport: &mut 
                         return after_error(e, transport, write_timeout).await;
                     }
                     batch.clear();
+                    next_beat = tokio::time::Instant::now() + beat_after;
                 }
                 Next::Close(close) => return Outcome::End(Some(close_within(transport, close, write_timeout).await)),
                 Next::Superseded => {

@@ -162,11 +162,26 @@ impl Fields {
 
 /// `welcome`: the first frame of every connection. `resumed` when it continues an existing session.
 pub fn welcome(session: &str, protocol: u32, resumed: bool, resume_window_ms: u64) -> EncodedFrame {
+    welcome_with_heartbeat(session, protocol, resumed, resume_window_ms, None)
+}
+
+/// `welcome` for a connection that gets a `ping` frame whenever nothing was sent for `heartbeat_ms`, which it
+/// says (`"heartbeat_ms"`), so that the client knows how long a silence means a stalled stream.
+pub fn welcome_with_heartbeat(
+    session: &str,
+    protocol: u32,
+    resumed: bool,
+    resume_window_ms: u64,
+    heartbeat_ms: Option<u64>,
+) -> EncodedFrame {
     let body = body("welcome", |f| {
         f.json("protocol", &protocol);
         f.json("session", session);
         f.json("resumed", &resumed);
         f.json("resume_window_ms", &resume_window_ms);
+        if let Some(heartbeat_ms) = heartbeat_ms {
+            f.json("heartbeat_ms", &heartbeat_ms);
+        }
     });
     EncodedFrame { seq: None, body, cache: None }
 }
@@ -178,6 +193,11 @@ pub fn close(code: u16, reason: &str) -> EncodedFrame {
         f.json("reason", reason);
     });
     EncodedFrame { seq: None, body, cache: None }
+}
+
+/// `ping`: a heartbeat, for a connection that asked for them (`heartbeat=1`); not numbered.
+pub fn heartbeat() -> EncodedFrame {
+    EncodedFrame { seq: None, body: Bytes::from_static(br#"{"type":"ping"}"#), cache: None }
 }
 
 /// `reply`: the successful answer to request `id`.

@@ -36,7 +36,14 @@ pub enum ServerFrame {
         /// How long, in milliseconds, the server keeps the session after its connection is lost.
         #[serde(default)]
         resume_window_ms: u64,
+        /// When the client asked for heartbeats (`heartbeat=1`): the connection gets a `ping` frame whenever nothing
+        /// was sent for this many milliseconds, so a longer silence means the stream is held somewhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat_ms: Option<u64>,
     },
+    /// A heartbeat, sent only to connections that asked for them (`heartbeat=1`) when nothing else was sent for
+    /// a while. Not numbered.
+    Ping,
     /// The server ended the connection (transports without close frames of their own: SSE, long polling).
     Close {
         /// The close code: whether to reconnect (see `CloseCode::should_reconnect`).
@@ -125,7 +132,7 @@ impl ServerFrame {
     /// The frame's sequence number (`None` for `welcome`).
     pub fn seq(&self) -> Option<u64> {
         match self {
-            ServerFrame::Welcome { .. } | ServerFrame::Close { .. } => None,
+            ServerFrame::Welcome { .. } | ServerFrame::Ping | ServerFrame::Close { .. } => None,
             ServerFrame::Reply { seq, .. }
             | ServerFrame::Error { seq, .. }
             | ServerFrame::Pub { seq, .. }

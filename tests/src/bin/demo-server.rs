@@ -1,7 +1,7 @@
 //! The demo hub (`news:*`, `open:*`, `secret:*`, `calc`, `room:*`) over every transport, with control endpoints
 //! for the JavaScript client's tests.
 //!
-//! `demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret SECRET [--query-tokens]]
+//! `demo-server [--resume-window-ms N] [--heartbeat-ms N] [--addr ADDR] [--jwt-secret SECRET [--query-tokens]]
 //! [--redis URL [--presence-ttl-ms N]]` (default 127.0.0.1:0, anonymous clients). Prints `listening on http://ADDR`. With `--jwt-secret`, clients need an HS256
 //! token signed with it (`--query-tokens` also takes them from `?access_token=`).
 //! With `--redis`, the hub runs on the Redis broker and presence (a node of a cluster; `--presence-ttl-ms` sets
@@ -91,13 +91,16 @@ fn main() -> std::io::Result<()> {
                 config.resume_window = Duration::from_millis(ms.parse().expect("--resume-window-ms takes a number"));
             }
             ("--addr", Some(a)) => addr = a,
+            ("--heartbeat-ms", Some(ms)) => {
+                config.heartbeat = Duration::from_millis(ms.parse().expect("--heartbeat-ms takes a number"));
+            }
             ("--jwt-secret", Some(s)) => secret = Some(s),
             ("--redis", Some(url)) => redis = Some(url),
             ("--presence-ttl-ms", Some(ms)) => {
                 presence_ttl = Some(Duration::from_millis(ms.parse().expect("--presence-ttl-ms takes a number")));
             }
             _ => panic!(
-                "usage: demo-server [--resume-window-ms N] [--addr ADDR] [--jwt-secret S [--query-tokens]] \
+                "usage: demo-server [--resume-window-ms N] [--heartbeat-ms N] [--addr ADDR] [--jwt-secret S [--query-tokens]] \
                  [--redis URL [--presence-ttl-ms N]]"
             ),
         }

@@ -73,5 +73,6 @@ pub async fn admit(
         let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
         ConnectRefused::new(status, refusal.reason)
     })?;
-    Ok(Connect::resuming(identity, resume).from_peer(request.peer()).carried_by(transport))
+    let heartbeat = query.split('&').any(|pair| pair == "heartbeat=1");
+    Ok(Connect::resuming(identity, resume).from_peer(request.peer()).carried_by(transport).with_heartbeat(heartbeat))
 }

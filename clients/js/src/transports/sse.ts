@@ -40,6 +40,8 @@ export class SseTransport implements Transport {
       session: params.session,
       ack: params.ack,
       access_token: token,
+      // `ping` frames when nothing else is sent: a browser's EventSource hides the `: ping` comments.
+      heartbeat: 1,
     });
     const source = new EventSourceClass(url, { withCredentials: this.context.withCredentials });
     this.source = source;
@@ -52,6 +54,7 @@ export class SseTransport implements Transport {
         return this.fail(1002, error instanceof ProtocolViolation ? error.message : String(error));
       }
       this.context.handlers.activity();
+      if (frame.type === 'ping') return;
       if (frame.type === 'close') return this.fail(frame.code, frame.reason);
       if (frame.type === 'welcome') this.upstream.setSession(frame.session);
       this.context.handlers.frame(frame);

@@ -56,7 +56,14 @@ export class WebSocketTransport implements Transport {
   open(params: ConnectParams): void {
     const WebSocketClass = this.context.WebSocket;
     if (!WebSocketClass) throw new Error('no WebSocket in this environment');
-    const url = this.context.endpoints.url('ws', { v: PROTOCOL_VERSION, session: params.session, ack: params.ack });
+    // heartbeat=1: `ping` frames when nothing else is sent, which a browser sees (it hides WebSocket pings), so that
+    // a proxy holding the stream shows as silence.
+    const url = this.context.endpoints.url('ws', {
+      v: PROTOCOL_VERSION,
+      session: params.session,
+      ack: params.ack,
+      heartbeat: 1,
+    });
     const token = this.context.token();
     const socket =
       token === undefined ? new WebSocketClass(url) : new WebSocketClass(url, [PROTOCOL, TOKEN_PROTOCOL_PREFIX + token]);
@@ -80,6 +87,7 @@ export class WebSocketTransport implements Transport {
         return this.fail(1002, error instanceof ProtocolViolation ? error.message : String(error));
       }
       this.context.handlers.activity();
+      if (frame.type === 'ping') return;
       if (frame.type === 'close') return this.fail(frame.code, frame.reason);
       this.context.handlers.frame(frame);
     };

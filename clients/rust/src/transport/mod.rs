@@ -77,6 +77,8 @@ impl Opener {
 pub(crate) struct Welcome {
     pub(crate) session: String,
     pub(crate) resumed: bool,
+    /// The connection gets a `ping` frame after this long without one (it asked for heartbeats).
+    pub(crate) heartbeat: Option<Duration>,
 }
 
 /// One open connection. Dropping it drops the connection at once (its tasks are aborted).
@@ -140,7 +142,9 @@ pub(crate) async fn open(
         let mut link = Link { kind, down, up, session, tasks };
         let welcome = match link.down.recv().await {
             Some(Down::Frame(text)) => match serde_json::from_str(&text) {
-                Ok(ServerFrame::Welcome { session, resumed, .. }) => Welcome { session, resumed },
+                Ok(ServerFrame::Welcome { session, resumed, heartbeat_ms, .. }) => {
+                    Welcome { session, resumed, heartbeat: heartbeat_ms.map(Duration::from_millis) }
+                }
                 Ok(ServerFrame::Close { code, .. }) => return Err(Error::Closed(Some(CloseCode(code)))),
                 _ => return Err(Error::Connect(format!("{kind}: expected a welcome frame, got {text}"))),
             },
