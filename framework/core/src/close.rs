@@ -36,6 +36,12 @@ impl Close {
         Close::new(CloseCode::NORMAL, "the session was closed by its client")
     }
 
+    /// Another connection took the session over (a resume, or the client moving to another transport): this
+    /// one is done, and its client must not take the session back with it.
+    pub fn superseded() -> Self {
+        Close::new(CloseCode::SUPERSEDED, "the session continues on a newer connection")
+    }
+
     /// The server is shutting down; reconnect elsewhere or later.
     pub fn going_away() -> Self {
         Close::new(CloseCode::GOING_AWAY, "server shutting down")

@@ -127,9 +127,7 @@ impl Hub {
                 let close = match refused {
                     AttachError::ShuttingDown => Close::going_away(),
                     AttachError::ClosedByClient => Close::closed_by_client(),
-                    AttachError::MovedElsewhere => {
-                        Close::new(CloseCode::SUPERSEDED, "the session continues on another transport")
-                    }
+                    AttachError::MovedElsewhere => Close::superseded(),
                 };
                 transport.close(close.clone()).await;
                 return Some(close);
@@ -212,8 +210,7 @@ async fn pump<T: Transport>(
                 }
                 Next::Close(close) => return Outcome::End(Some(close_within(transport, close, write_timeout).await)),
                 Next::Superseded => {
-                    let close = Close::new(CloseCode::SUPERSEDED, "the session continues on a newer connection");
-                    return Outcome::Superseded(close_within(transport, close, write_timeout).await);
+                    return Outcome::Superseded(close_within(transport, Close::superseded(), write_timeout).await);
                 }
                 Next::Dropped => {
                     transport.abort();

@@ -73,6 +73,10 @@ pub async fn admit(
         let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
         ConnectRefused::new(status, refusal.reason)
     })?;
-    let heartbeat = query.split('&').any(|pair| pair == "heartbeat=1");
-    Ok(Connect::resuming(identity, resume).from_peer(request.peer()).carried_by(transport).with_heartbeat(heartbeat))
+    let flag = |name: &str| query.split('&').any(|pair| pair.strip_prefix(name) == Some("=1"));
+    // `next=1`: a long poll continuing its client's polling, which must not take the session back from a
+    // transport the client has just moved it to (it gets a 4500 close instead).
+    let connect = Connect::resuming(identity, resume).from_peer(request.peer()).carried_by(transport);
+    let connect = if flag("next") { connect.continuing() } else { connect };
+    Ok(connect.with_heartbeat(flag("heartbeat")))
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use tidings_core::protocol::encode;
-use tidings_core::{AttachError, Attachment, Close, CloseCode, Connect, EncodedFrame, Hub, Next};
+use tidings_core::{AttachError, Attachment, Close, Connect, EncodedFrame, Hub, Next};
 use tidings_http::{admit, Cors, NO_STORE};
 use tracing::Instrument;
 
@@ -41,9 +41,7 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     };
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let span = tracing::info_span!("longpoll", peer, session = tracing::field::Empty);
-    // `next=1`: a poll that continues the client's long polling rather than (re)connecting to its session.
-    let next = req.query_string().split('&').any(|pair| pair == "next=1");
-    let answer = answer(&endpoint, connect, next).instrument(span).await;
+    let answer = answer(&endpoint, connect).instrument(span).await;
     let mut response = HttpResponse::Ok();
     endpoint.cors.apply(&req, &mut response);
     response.insert_header((header::CONTENT_TYPE, "application/json")).insert_header(NO_STORE);
@@ -66,10 +64,7 @@ pub(crate) async fn poll(req: HttpRequest, endpoint: web::Data<Endpoint>) -> Htt
     }
 }
 
-async fn answer(endpoint: &Endpoint, connect: Connect, next: bool) -> Option<Answer> {
-    // The next poll of a client that has just moved its session to another transport (an upgrade that raced this
-    // poll) must not take the session back: it is told to stop instead.
-    let connect = if next { connect.continuing() } else { connect };
+async fn answer(endpoint: &Endpoint, connect: Connect) -> Option<Answer> {
     let named = connect.resume.as_ref().map(|resume| resume.session.as_str());
     if named.is_some_and(|id| endpoint.hub.session(id).is_none()) {
         if let Some(answer) = crate::forward::poll_elsewhere(&endpoint.hub, &endpoint.config, &connect).await {
@@ -84,10 +79,7 @@ async fn answer(endpoint: &Endpoint, connect: Connect, next: bool) -> Option<Ans
             return Some(Answer::Frames(vec![encode::close(close.code.0, &close.reason)]));
         }
         Err(AttachError::ShuttingDown) => return None,
-        Err(AttachError::MovedElsewhere) => {
-            let close = Close::new(CloseCode::SUPERSEDED, "the session continues on another transport");
-            return Some(Answer::Frames(vec![encode::close(close.code.0, &close.reason)]));
-        }
+        Err(AttachError::MovedElsewhere) => return Some(superseded()),
     };
     tracing::Span::current().record("session", tracing::field::display(attachment.session_id()));
     attachment.carried_by(crate::TRANSPORT_NAME);
@@ -136,10 +128,7 @@ pub(crate) async fn wait_for_frames(config: &LongPollConfig, attachment: Attachm
         // A newer poll took over: it answers instead.
         Ok(Next::Superseded) if attachment.current_transport() == crate::TRANSPORT_NAME => Answer::Frames(Vec::new()),
         // The client moved the session to another transport: this one is done, and must not poll it back.
-        Ok(Next::Superseded) => {
-            let close = Close::new(CloseCode::SUPERSEDED, "the session continues on a newer connection");
-            Answer::Frames(vec![encode::close(close.code.0, &close.reason)])
-        }
+        Ok(Next::Superseded) => superseded(),
         Ok(Next::Dropped) => {
             attachment.detach();
             Answer::Abort
@@ -149,6 +138,12 @@ pub(crate) async fn wait_for_frames(config: &LongPollConfig, attachment: Attachm
             Answer::Frames(Vec::new())
         }
     }
+}
+
+/// `[close 4500]`: the session went to a connection of another transport.
+fn superseded() -> Answer {
+    let close = Close::superseded();
+    Answer::Frames(vec![encode::close(close.code.0, &close.reason)])
 }
 
 /// `[frame,frame,...]`: each frame's per-session prefix and its shared body, copied once into the answer.
